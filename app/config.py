@@ -1,0 +1,112 @@
+"""Settings: the one place every environment variable is read."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str, *provider_names: str) -> AliasChoices:
+    """Accept `LLM_COMPARE_<NAME>` and, where given, the provider's usual variable."""
+    return AliasChoices(f"LLM_COMPARE_{name}", *provider_names)
+
+
+class Settings(BaseSettings):
+    """Service settings, validated once at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LLM_COMPARE_", extra="ignore", validate_by_name=True, validate_by_alias=True
+    )
+
+    # Storage
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=_env("DATABASE_URL", "DATABASE_URL"),
+        description="PostgreSQL URL (postgresql+asyncpg://...). Unset: an embedded PostgreSQL.",
+    )
+    data_dir: Path = Field(
+        default=Path(".llm-compare"),
+        description="Where the embedded PostgreSQL keeps its data when no DATABASE_URL is set.",
+    )
+    migrate_on_start: bool = Field(
+        default=True, description="Apply Alembic migrations when the service starts."
+    )
+    db_pool_size: int = Field(default=10, ge=1, description="Connections kept per process.")
+
+    # Models
+    catalogue_file: Path | None = Field(
+        default=None, description="A TOML or JSON file adding or overriding catalogue models."
+    )
+    default_concurrency: int = Field(
+        default=64, ge=1, description="In-flight requests per model unless the catalogue says."
+    )
+    lamini_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("LAMINI_API_KEY", "LAMINI_API_KEY")
+    )
+    lamini_api_url: str = Field(
+        default="https://api.lamini.ai",
+        validation_alias=_env("LAMINI_API_URL", "LAMINI_API_URL"),
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_base_url: str = Field(
+        default="https://api.openai.com/v1",
+        validation_alias=_env("OPENAI_BASE_URL", "OPENAI_BASE_URL"),
+    )
+    chat_gpt_model: str = Field(
+        default="gpt-4o-mini", description="Upstream model id behind the `chat-gpt` entry."
+    )
+
+    # Dispatcher
+    dispatcher_enabled: bool = Field(
+        default=True, description="Run the dispatcher in this process (off: API only)."
+    )
+    request_timeout_s: float = Field(default=120.0, gt=0, description="Per provider call.")
+    max_attempts: int = Field(default=4, ge=1, description="Provider calls per pair, at most.")
+    retry_initial_s: float = Field(default=0.5, ge=0, description="First backoff delay.")
+    retry_max_s: float = Field(default=30.0, ge=0, description="Longest backoff delay.")
+    lease_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A claimed pair returns to the queue this long after "
+        "its process stops renewing the claim.",
+    )
+    poll_interval_s: float = Field(
+        default=0.5, gt=0, description="How often an idle dispatcher looks for new work."
+    )
+    claim_batch_size: int = Field(default=256, ge=1, description="Pairs claimed per query.")
+    write_batch_size: int = Field(default=512, ge=1, description="Results written per query.")
+    write_interval_s: float = Field(
+        default=0.02, ge=0, description="How long results gather before one batched write."
+    )
+    shutdown_grace_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="On stop, how long calls in flight may finish; the rest go back to the queue.",
+    )
+
+    # API limits
+    max_prompts: int = Field(default=10_000, ge=1, description="Prompts per run.")
+    max_contenders: int = Field(default=16, ge=1, description="Contenders per run.")
+    max_prompt_chars: int = Field(default=100_000, ge=1, description="Characters per prompt.")
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="Request body.")
+    max_wait_s: float = Field(default=300.0, ge=0, description="Upper bound for `?wait=`.")
+
+    # Server
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+
+    @field_validator("database_url", "lamini_api_key", "openai_api_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`KEY=` in a compose file or shell means "not configured", not an empty key."""
+        return None if value == "" else value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests build their own `Settings` instead."""
+    return Settings()

@@ -1,0 +1,55 @@
+"""Prompt templates: how a prompt becomes what a model is sent."""
+
+import json
+from dataclasses import dataclass
+
+from app.adapters.base import ChatMessage
+
+PLACEHOLDER = "{prompt}"
+
+# Named templates. A template that is not a name here may be any text holding `{prompt}`.
+TEXT_TEMPLATES: dict[str, str] = {
+    "raw": PLACEHOLDER,
+    "llama2-chat": "[INST] {prompt} [/INST]",
+    "chatml": "<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n",
+    "alpaca": "### Instruction:\n{prompt}\n\n### Response:\n",
+}
+CHAT_TEMPLATE = "chat"  # the prompt as one user message, for chat APIs
+TEMPLATE_NAMES = (*TEXT_TEMPLATES, CHAT_TEMPLATE)
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    """A prompt after its template: text for completion APIs or messages for chat APIs."""
+
+    text: str | None = None
+    messages: tuple[ChatMessage, ...] | None = None
+
+    @property
+    def stored(self) -> str:
+        """The form kept on the response row: the text, or the messages as JSON."""
+        if self.messages is not None:
+            return json.dumps([m.model_dump() for m in self.messages], ensure_ascii=False)
+        return self.text or ""
+
+    @classmethod
+    def from_stored(cls, template: str, stored: str) -> "RenderedPrompt":
+        if template == CHAT_TEMPLATE:
+            return cls(messages=tuple(ChatMessage.model_validate(m) for m in json.loads(stored)))
+        return cls(text=stored)
+
+
+def check_template(template: str) -> str | None:
+    """None when `template` is usable, else why not."""
+    if template in TEMPLATE_NAMES or PLACEHOLDER in template:
+        return None
+    names = ", ".join(TEMPLATE_NAMES)
+    return f"unknown template {template!r}: use one of {names} or a text with {PLACEHOLDER}"
+
+
+def render(template: str, prompt: str) -> RenderedPrompt:
+    """Apply a named or custom template to one prompt."""
+    if template == CHAT_TEMPLATE:
+        return RenderedPrompt(messages=(ChatMessage(role="user", content=prompt),))
+    # str.replace, not str.format: prompts and custom templates may hold other braces.
+    return RenderedPrompt(text=TEXT_TEMPLATES.get(template, template).replace(PLACEHOLDER, prompt))
