@@ -1,0 +1,60 @@
+"""The command line: `llm-compare serve`, `llm-compare migrate`."""
+
+import asyncio
+import logging
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from app.config import get_settings
+
+cli = typer.Typer(help="Compare language models side by side.", no_args_is_help=True)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default: LLM_COMPARE_HOST or 127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: LLM_COMPARE_PORT or 8000")] = None,
+) -> None:
+    """Run the service (API and dispatcher). With no DATABASE_URL, on an embedded PostgreSQL."""
+    settings = get_settings()
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
+    )
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply the database migrations (to DATABASE_URL, or the embedded default) and exit."""
+    from app.db.embedded import EmbeddedPostgres
+    from app.db.engine import create_engine
+    from app.db.migrate import upgrade_to_head
+
+    settings = get_settings()
+
+    async def run(url: str) -> None:
+        engine = create_engine(url, pool_size=1)
+        try:
+            await upgrade_to_head(engine)
+        finally:
+            await engine.dispose()
+
+    if settings.database_url:
+        asyncio.run(run(settings.database_url))
+        return
+    server = EmbeddedPostgres.start(settings.data_dir)
+    try:
+        asyncio.run(run(server.url))
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    cli()

@@ -1,0 +1,122 @@
+"""Accepting a comparison: validate it against the catalogue, render, store it as queued work."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.adapters.base import GenerationParams
+from app.catalogue import Catalogue
+from app.config import Settings
+from app.db import runs as runs_repo
+from app.db.models import Run
+from app.errors import InvalidFieldError
+from app.schemas import CompareRequest, Contender, ContenderIn, PromptIn
+from app.templates import CHAT_TEMPLATE, check_template, render
+
+# Adapters that only take text prompts (a chat template needs a chat API).
+_TEXT_ONLY_ADAPTERS = frozenset({"lamini"})
+
+
+def _prompts(request: CompareRequest, settings: Settings) -> list[PromptIn]:
+    if len(request.prompts) > settings.max_prompts:
+        raise InvalidFieldError(
+            f"{len(request.prompts)} prompts; at most {settings.max_prompts} per run "
+            "(split the batch into several runs)",
+            field="prompts",
+        )
+    prompts = [PromptIn(text=p) if isinstance(p, str) else p for p in request.prompts]
+    for i, prompt in enumerate(prompts):
+        field = f"prompts[{i}]" if isinstance(request.prompts[i], str) else f"prompts[{i}].text"
+        if not prompt.text.strip():
+            raise InvalidFieldError("a prompt must not be empty or blank", field=field)
+        if len(prompt.text) > settings.max_prompt_chars:
+            raise InvalidFieldError(
+                f"prompt has {len(prompt.text)} characters; at most {settings.max_prompt_chars}",
+                field=field,
+            )
+    return prompts
+
+
+def _contender(
+    i: int, given: str | ContenderIn, run_params: GenerationParams | None, catalogue: Catalogue
+) -> Contender:
+    wanted = ContenderIn(model=given) if isinstance(given, str) else given
+    where = f"models[{i}]" if isinstance(given, str) else f"models[{i}].model"
+    spec = catalogue.get(wanted.model)
+    if spec is None:
+        raise InvalidFieldError(
+            f"unknown model {wanted.model!r}; GET /models lists the catalogue", field=where
+        )
+    if reason := catalogue.unavailable_reason(spec):
+        raise InvalidFieldError(f"model {wanted.model!r} is unavailable: {reason}", field=where)
+    template = wanted.template or spec.template
+    if problem := check_template(template):
+        raise InvalidFieldError(problem, field=f"models[{i}].template")
+    if template == CHAT_TEMPLATE and spec.adapter in _TEXT_ONLY_ADAPTERS:
+        raise InvalidFieldError(
+            f"model {spec.name!r} takes text prompts; template {CHAT_TEMPLATE!r} needs a chat API",
+            field=f"models[{i}].template",
+        )
+    label = wanted.label or (
+        spec.name if template == spec.template else f"{spec.name} [{template}]"
+    )
+    params = spec.params.merged(run_params).merged(wanted.params)
+    return Contender(label=label, model=spec.name, template=template, params=params)
+
+
+def resolve_contenders(
+    request: CompareRequest, catalogue: Catalogue, settings: Settings
+) -> list[Contender]:
+    """Each requested model bound to its catalogue entry, template, label and params."""
+    if len(request.models) > settings.max_contenders:
+        raise InvalidFieldError(
+            f"{len(request.models)} models; at most {settings.max_contenders} per run",
+            field="models",
+        )
+    contenders: list[Contender] = []
+    for i, given in enumerate(request.models):
+        contender = _contender(i, given, request.params, catalogue)
+        if any(c.label == contender.label for c in contenders):
+            raise InvalidFieldError(
+                f"label {contender.label!r} is used twice; give this contender its own `label`",
+                field=f"models[{i}].label" if isinstance(given, ContenderIn) else f"models[{i}]",
+            )
+        contenders.append(contender)
+    return contenders
+
+
+async def accept_run(
+    session: AsyncSession, request: CompareRequest, catalogue: Catalogue, settings: Settings
+) -> Run:
+    """Store the run, its prompts and one queued response per pair, in the caller's transaction."""
+    prompts = _prompts(request, settings)
+    contenders = resolve_contenders(request, catalogue, settings)
+    run = Run(
+        id=uuid.uuid4(),
+        name=request.name,
+        tags=request.tags,
+        status="queued",
+        params=(request.params or GenerationParams()).model_dump(exclude_none=True),
+        contenders=[c.model_dump(mode="json", exclude_none=True) for c in contenders],
+        models=sorted({c.model for c in contenders}),
+        prompt_count=len(prompts),
+    )
+    prompt_rows = [
+        {"run_id": run.id, "position": i, "key": p.key, "text": p.text}
+        for i, p in enumerate(prompts)
+    ]
+    response_rows: list[dict[str, Any]] = [
+        {
+            "run_id": run.id,
+            "prompt_position": i,
+            "contender_index": j,
+            "model": c.model,
+            "status": "queued",
+            "rendered_prompt": render(c.template, p.text).stored,
+        }
+        for i, p in enumerate(prompts)
+        for j, c in enumerate(contenders)
+    ]
+    await runs_repo.insert_run(session, run, prompt_rows, response_rows)
+    return run

@@ -1,0 +1,205 @@
+"""The work queue, which is the responses table: claim, renew, reap, record, finish.
+
+Every claim stamps the rows with a fresh lease token; only the holder of the token may write
+the result, so a worker that lost its lease (paused, partitioned) can never overwrite the
+answer of the worker that took the row over.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, case, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Response, Run
+
+PENDING = ("queued", "running")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A claimed pair: enough to call the model and write the answer back."""
+
+    id: int
+    run_id: uuid.UUID
+    contender_index: int
+    rendered_prompt: str
+    attempts: int
+    lease_token: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one pair ended with, ready to be written."""
+
+    id: int
+    run_id: uuid.UUID
+    lease_token: uuid.UUID
+    status: str
+    output: str | None = None
+    finish_reason: str | None = None
+    error: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_ms: float | None = None
+    attempts: int = 0
+
+
+async def claim(session: AsyncSession, model: str, limit: int, lease_s: float) -> list[Job]:
+    """Take up to `limit` of the oldest queued pairs of `model` that no one else holds."""
+    token = uuid.uuid4()
+    oldest = (
+        select(Response.id)
+        .where(Response.status == "queued", Response.model == model)
+        .order_by(Response.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = await session.execute(
+        update(Response)
+        .where(Response.id.in_(oldest.scalar_subquery()))
+        .values(
+            status="running",
+            lease_token=token,
+            lease_expires_at=func.now() + timedelta(seconds=lease_s),
+            started_at=func.coalesce(Response.started_at, func.now()),
+        )
+        .returning(
+            Response.id,
+            Response.run_id,
+            Response.contender_index,
+            Response.rendered_prompt,
+            Response.attempts,
+        )
+    )
+    jobs = [Job(*row, lease_token=token) for row in claimed]
+    if jobs:
+        await session.execute(
+            update(Run)
+            .where(Run.id.in_({job.run_id for job in jobs}), Run.status == "queued")
+            .values(status="running")
+        )
+    return jobs
+
+
+async def renew(session: AsyncSession, tokens: Sequence[uuid.UUID], lease_s: float) -> None:
+    """Extend the leases of pairs still in flight here."""
+    if tokens:
+        await session.execute(
+            update(Response)
+            .where(Response.lease_token.in_(tokens), Response.status == "running")
+            .values(lease_expires_at=func.now() + timedelta(seconds=lease_s))
+        )
+
+
+async def release(session: AsyncSession, tokens: Sequence[uuid.UUID]) -> None:
+    """Put pairs this process will not finish back in the queue at once (clean shutdown)."""
+    if tokens:
+        await session.execute(
+            update(Response)
+            .where(Response.lease_token.in_(tokens), Response.status == "running")
+            .values(status="queued", lease_token=None, lease_expires_at=None)
+        )
+
+
+async def requeue_expired(session: AsyncSession) -> int:
+    """Return pairs whose worker stopped renewing its lease (it died) to the queue."""
+    result = await session.execute(
+        update(Response)
+        .where(Response.status == "running", Response.lease_expires_at < func.now())
+        .values(status="queued", lease_token=None, lease_expires_at=None)
+        .returning(Response.id)
+    )
+    return len(result.all())
+
+
+_record = (
+    update(Response.__table__)  # type: ignore[arg-type]
+    .where(
+        Response.__table__.c.id == bindparam("b_id"),
+        Response.__table__.c.lease_token == bindparam("b_token"),
+        Response.__table__.c.status == "running",
+    )
+    .values(
+        status=bindparam("b_status"),
+        output=bindparam("b_output"),
+        finish_reason=bindparam("b_finish_reason"),
+        error=bindparam("b_error"),
+        prompt_tokens=bindparam("b_prompt_tokens"),
+        completion_tokens=bindparam("b_completion_tokens"),
+        latency_ms=bindparam("b_latency_ms"),
+        attempts=Response.__table__.c.attempts + bindparam("b_attempts"),
+        finished_at=func.now(),
+        lease_token=None,
+        lease_expires_at=None,
+    )
+)
+
+
+async def record(session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
+    """Write many outcomes in one round of statements (executemany)."""
+    params: list[dict[str, Any]] = [
+        {
+            "b_id": o.id,
+            "b_token": o.lease_token,
+            "b_status": o.status,
+            "b_output": o.output,
+            "b_finish_reason": o.finish_reason,
+            "b_error": o.error,
+            "b_prompt_tokens": o.prompt_tokens,
+            "b_completion_tokens": o.completion_tokens,
+            "b_latency_ms": o.latency_ms,
+            "b_attempts": o.attempts,
+        }
+        for o in outcomes
+    ]
+    if params:
+        connection = await session.connection()
+        await connection.execute(_record, params)
+
+
+async def finish_runs(session: AsyncSession, run_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Give every run in `run_ids` with no pending pair its final status; return those."""
+    pending = exists().where(Response.run_id == Run.id, Response.status.in_(PENDING))
+    # Cheap first: the EXISTS probes an index; only runs that are done get counted.
+    ended = list(
+        await session.scalars(
+            select(Run.id).where(Run.id.in_(run_ids), Run.status.in_(PENDING), ~pending)
+        )
+    )
+    if not ended:
+        return []
+    done = (
+        select(Response.run_id)
+        .where(Response.run_id.in_(ended))
+        .group_by(Response.run_id)
+        .add_columns(
+            func.count().filter(Response.status == "succeeded").label("succeeded"),
+            func.count().filter(Response.status == "failed").label("failed"),
+            func.count().label("total"),
+        )
+        .subquery()
+    )
+    final = case(
+        (done.c.succeeded == done.c.total, "succeeded"),
+        (done.c.succeeded > 0, "partial"),
+        (done.c.failed > 0, "failed"),
+        else_="cancelled",
+    )
+    result = await session.execute(
+        update(Run)
+        .where(Run.id == done.c.run_id, Run.status.in_(PENDING))
+        .values(status=final, finished_at=func.now())
+        .returning(Run.id)
+    )
+    return list(result.scalars())
+
+
+async def contenders_of(
+    session: AsyncSession, run_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    rows = await session.execute(select(Run.id, Run.contenders).where(Run.id.in_(run_ids)))
+    return {run_id: contenders for run_id, contenders in rows.tuples()}

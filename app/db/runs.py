@@ -1,0 +1,117 @@
+"""Queries the API uses to store and read runs."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, literal, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Prompt, Response, Run
+
+
+async def insert_run(
+    session: AsyncSession,
+    run: Run,
+    prompts: list[dict[str, Any]],
+    responses: list[dict[str, Any]],
+) -> None:
+    session.add(run)
+    await session.flush()
+    await session.execute(insert(Prompt), prompts)
+    await session.execute(insert(Response), responses)
+
+
+async def get_run(session: AsyncSession, run_id: uuid.UUID) -> Run | None:
+    return await session.get(Run, run_id)
+
+
+@dataclass(frozen=True)
+class RunFilters:
+    statuses: Sequence[str] = ()
+    model: str | None = None
+    tags: dict[str, str] | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+async def list_runs(
+    session: AsyncSession,
+    filters: RunFilters,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> Sequence[Run]:
+    """Newest first; `after` is the (created_at, id) of the last run of the previous page."""
+    query = select(Run).order_by(Run.created_at.desc(), Run.id.desc()).limit(limit)
+    if filters.statuses:
+        query = query.where(Run.status.in_(filters.statuses))
+    if filters.model:
+        query = query.where(Run.models.contains([filters.model]))
+    if filters.tags:
+        query = query.where(Run.tags.contains(filters.tags))
+    if filters.created_after:
+        query = query.where(Run.created_at >= filters.created_after)
+    if filters.created_before:
+        query = query.where(Run.created_at < filters.created_before)
+    if after is not None:
+        query = query.where(tuple_(Run.created_at, Run.id) < tuple_(literal(after[0]), after[1]))
+    return (await session.scalars(query)).all()
+
+
+async def status_counts(
+    session: AsyncSession, run_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, int]]:
+    """Per run, how many responses are in each status."""
+    rows = await session.execute(
+        select(Response.run_id, Response.status, func.count())
+        .where(Response.run_id.in_(run_ids))
+        .group_by(Response.run_id, Response.status)
+    )
+    counts: dict[uuid.UUID, dict[str, int]] = {run_id: {} for run_id in run_ids}
+    for run_id, status, n in rows:
+        counts[run_id][status] = n
+    return counts
+
+
+async def prompts_page(
+    session: AsyncSession, run_id: uuid.UUID, offset: int, limit: int
+) -> Sequence[Prompt]:
+    query = (
+        select(Prompt)
+        .where(Prompt.run_id == run_id, Prompt.position >= offset)
+        .order_by(Prompt.position)
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def responses_for_prompts(
+    session: AsyncSession, run_id: uuid.UUID, first: int, last: int
+) -> Sequence[Response]:
+    query = select(Response).where(
+        Response.run_id == run_id,
+        Response.prompt_position.between(first, last),
+    )
+    return (await session.scalars(query)).all()
+
+
+async def contender_stats(session: AsyncSession, run_id: uuid.UUID) -> list[tuple[Any, ...]]:
+    """Per contender: counts by status, latency percentiles, tokens, truncated answers."""
+    done = Response.status == "succeeded"
+    query = (
+        select(
+            Response.contender_index,
+            Response.status,
+            func.count(),
+            func.percentile_cont(0.5).within_group(Response.latency_ms).filter(done),
+            func.percentile_cont(0.95).within_group(Response.latency_ms).filter(done),
+            func.sum(Response.prompt_tokens),
+            func.sum(Response.completion_tokens),
+            func.count().filter(Response.finish_reason == "length"),
+        )
+        .where(Response.run_id == run_id)
+        .group_by(Response.contender_index, Response.status)
+    )
+    return [tuple(row) for row in await session.execute(query)]

@@ -1,0 +1,307 @@
+"""The dispatcher: claims queued pairs, calls the models, writes the answers back in batches.
+
+One runs in every service process. Processes share the work only through the database:
+claims skip rows other processes hold, leases are renewed while a pair is in flight, and rows
+whose process died return to the queue when their lease runs out.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import Counter, OrderedDict, defaultdict
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from app import metrics
+from app.adapters.base import Generation, GenerationRequest, ProviderError
+from app.adapters.registry import AdapterRegistry
+from app.catalogue import Catalogue, ModelSpec
+from app.config import Settings
+from app.db import queue
+from app.db.engine import transaction
+from app.db.queue import Job, Outcome
+from app.notify import RunFinishedSignal
+from app.schemas import Contender
+from app.templates import RenderedPrompt
+
+log = logging.getLogger(__name__)
+
+_CONTENDER_CACHE_RUNS = 1024
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, ProviderError) and exc.transient
+
+
+class Dispatcher:
+    """Keeps each model's in-flight pairs at its concurrency limit while work is queued."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        catalogue: Catalogue,
+        adapters: AdapterRegistry,
+        settings: Settings,
+        finished: RunFinishedSignal,
+    ) -> None:
+        self._sessions = sessions
+        self._catalogue = catalogue
+        self._adapters = adapters
+        self._settings = settings
+        self._finished = finished
+        self._specs = {spec.name: spec for spec in catalogue}
+        self._in_flight: dict[str, int] = defaultdict(int)
+        self._maybe_queued: set[str] = set(self._specs)
+        self._wake = asyncio.Event()
+        self._outcomes: asyncio.Queue[Outcome | None] = asyncio.Queue()
+        self._unwritten: Counter[uuid.UUID] = Counter()  # pairs per lease token not yet written
+        self._contenders: OrderedDict[uuid.UUID, list[Contender]] = OrderedDict()
+        self._pairs: set[asyncio.Task[None]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        self._backoff = wait_exponential_jitter(
+            initial=settings.retry_initial_s, max=settings.retry_max_s
+        )
+
+    async def start(self) -> None:
+        self._writer = asyncio.create_task(self._write_loop(), name="dispatch-writer")
+        self._loops = [
+            asyncio.create_task(self._claim_loop(), name="dispatch-claims"),
+            asyncio.create_task(self._lease_loop(), name="dispatch-leases"),
+        ]
+
+    def wake(self) -> None:
+        """New work was queued: look for it now rather than at the next poll."""
+        self._maybe_queued.update(self._specs)
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop claiming, let calls in flight finish for a grace period, requeue the rest."""
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        if self._pairs:
+            await asyncio.wait(self._pairs, timeout=self._settings.shutdown_grace_s)
+        for task in self._pairs:
+            task.cancel()
+        await asyncio.gather(*self._pairs, return_exceptions=True)
+        self._outcomes.put_nowait(None)
+        await self._writer
+        try:
+            async with transaction(self._sessions) as session:
+                await queue.release(session, list(self._unwritten))
+        except SQLAlchemyError:
+            log.warning("could not release claims on stop; they return when their lease ends")
+
+    # Claiming
+
+    def _free(self, model: str) -> int:
+        return self._catalogue.concurrency(self._specs[model]) - self._in_flight[model]
+
+    async def _claim_loop(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                more = await self._claim_once()
+            except (SQLAlchemyError, OSError):
+                log.exception("claiming failed; trying again")
+                more = False
+            if more:
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._settings.poll_interval_s)
+            except TimeoutError:
+                self._maybe_queued.update(self._specs)  # other processes may have queued work
+
+    async def _claim_once(self) -> bool:
+        """Claim for every model with room; True if some model may have more right now."""
+        more = False
+        for model in list(self._maybe_queued):
+            wanted = min(self._free(model), self._settings.claim_batch_size)
+            if wanted <= 0:
+                continue
+            async with transaction(self._sessions) as session:
+                jobs = await queue.claim(session, model, wanted, self._settings.lease_s)
+            if len(jobs) < wanted:
+                self._maybe_queued.discard(model)
+            else:
+                more = more or self._free(model) - len(jobs) > 0
+            if jobs:
+                await self._load_contenders(jobs)
+                for job in jobs:
+                    self._start_pair(self._specs[model], job)
+        return more
+
+    async def _load_contenders(self, jobs: list[Job]) -> None:
+        missing = {job.run_id for job in jobs} - self._contenders.keys()
+        if missing:
+            async with self._sessions() as session:
+                found = await queue.contenders_of(session, list(missing))
+            for run_id, contenders in found.items():
+                self._contenders[run_id] = [Contender.model_validate(c) for c in contenders]
+        for job in jobs:
+            self._contenders.move_to_end(job.run_id)
+        while len(self._contenders) > _CONTENDER_CACHE_RUNS:
+            self._contenders.popitem(last=False)
+
+    def _start_pair(self, spec: ModelSpec, job: Job) -> None:
+        self._in_flight[spec.name] += 1
+        self._unwritten[job.lease_token] += 1
+        metrics.IN_FLIGHT.labels(spec.name).inc()
+        contender = self._contenders[job.run_id][job.contender_index]
+        task = asyncio.create_task(self._run_pair(spec, contender, job))
+        self._pairs.add(task)
+        task.add_done_callback(self._pairs.discard)
+
+    # Calling
+
+    async def _run_pair(self, spec: ModelSpec, contender: Contender, job: Job) -> None:
+        calls = 0
+
+        def count_call(_: RetryCallState) -> None:
+            nonlocal calls
+            calls += 1
+
+        try:
+            generation, latency_s = await self._call_with_retries(spec, contender, job, count_call)
+            outcome = Outcome(
+                id=job.id,
+                run_id=job.run_id,
+                lease_token=job.lease_token,
+                status="succeeded",
+                output=generation.output,
+                finish_reason=generation.finish_reason,
+                prompt_tokens=generation.prompt_tokens,
+                completion_tokens=generation.completion_tokens,
+                latency_ms=round(latency_s * 1000, 3),
+                attempts=calls,
+            )
+        except ProviderError as exc:
+            outcome = Outcome(
+                id=job.id,
+                run_id=job.run_id,
+                lease_token=job.lease_token,
+                status="failed",
+                error=str(exc),
+                attempts=calls,
+            )
+        except Exception as exc:  # a bug must fail one pair, not the dispatcher
+            log.exception("pair %s failed unexpectedly", job.id)
+            outcome = Outcome(
+                id=job.id,
+                run_id=job.run_id,
+                lease_token=job.lease_token,
+                status="failed",
+                error=f"internal error: {exc!r}",
+                attempts=calls,
+            )
+        finally:
+            self._in_flight[spec.name] -= 1
+            metrics.IN_FLIGHT.labels(spec.name).dec()
+            self._wake.set()
+        self._outcomes.put_nowait(outcome)
+
+    def _wait(self, state: RetryCallState) -> float:
+        """Exponential backoff with jitter, or the provider's Retry-After when it gave one."""
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, ProviderError) and exc.retry_after_s is not None:
+            return min(exc.retry_after_s, self._settings.retry_max_s)
+        return float(self._backoff(state))
+
+    async def _call_with_retries(
+        self, spec: ModelSpec, contender: Contender, job: Job, count_call: object
+    ) -> tuple[Generation, float]:
+        adapter = self._adapters.get(spec)
+        rendered = RenderedPrompt.from_stored(contender.template, job.rendered_prompt)
+        request = GenerationRequest(
+            model=spec.upstream,
+            prompt=rendered.text,
+            messages=list(rendered.messages) if rendered.messages is not None else None,
+            params=contender.params,
+        )
+        timeout = self._settings.request_timeout_s
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._settings.max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception(_is_transient),
+            before=count_call,  # type: ignore[arg-type]
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                request.attempt = job.attempts + attempt.retry_state.attempt_number
+                started = time.perf_counter()
+                try:
+                    async with asyncio.timeout(timeout):
+                        generation = await adapter.generate(request)
+                except TimeoutError:
+                    metrics.PROVIDER_CALLS.labels(spec.name, "timeout").inc()
+                    raise ProviderError(f"no answer within {timeout:g} s", transient=True) from None
+                except ProviderError as exc:
+                    metrics.PROVIDER_CALLS.labels(spec.name, "error").inc()
+                    raise exc
+                latency = time.perf_counter() - started
+                metrics.PROVIDER_CALLS.labels(spec.name, "ok").inc()
+                metrics.PROVIDER_LATENCY.labels(spec.name).observe(latency)
+                return generation, latency
+        raise AssertionError("tenacity returns or raises")  # pragma: no cover
+
+    # Writing
+
+    async def _write_loop(self) -> None:
+        while True:
+            first = await self._outcomes.get()
+            if first is None:
+                return
+            await asyncio.sleep(self._settings.write_interval_s)  # let a batch gather
+            batch, stop = [first], False
+            while len(batch) < self._settings.write_batch_size and not self._outcomes.empty():
+                item = self._outcomes.get_nowait()
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            await self._flush(batch)
+            if stop:
+                return
+
+    async def _flush(self, batch: list[Outcome]) -> None:
+        while True:
+            try:
+                async with transaction(self._sessions) as session:
+                    await queue.record(session, batch)
+                    ended = await queue.finish_runs(session, list({o.run_id for o in batch}))
+                break
+            except (SQLAlchemyError, OSError):
+                # Keep the answers: the leases are renewed meanwhile, so no one else takes them.
+                log.exception("writing %d results failed; retrying", len(batch))
+                await asyncio.sleep(1.0)
+        for outcome in batch:
+            self._unwritten[outcome.lease_token] -= 1
+            if self._unwritten[outcome.lease_token] <= 0:
+                del self._unwritten[outcome.lease_token]
+            metrics.PAIRS_FINISHED.labels(outcome.status).inc()
+        await self._finished.announce(ended)
+
+    # Leases
+
+    async def _lease_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.lease_s / 3)
+            try:
+                async with transaction(self._sessions) as session:
+                    await queue.renew(session, list(self._unwritten), self._settings.lease_s)
+                    requeued = await queue.requeue_expired(session)
+                if requeued:
+                    log.info("requeued %d pairs whose lease expired", requeued)
+                    self.wake()
+            except (SQLAlchemyError, OSError):
+                log.exception("renewing leases failed; trying again")

@@ -1,0 +1,80 @@
+"""The application: create_app() and the lifespan that owns the database, models and dispatcher."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.adapters.registry import AdapterRegistry
+from app.api import compare, health, models, runs
+from app.catalogue import Catalogue
+from app.config import Settings, get_settings
+from app.db.embedded import EmbeddedPostgres
+from app.db.engine import create_engine, create_sessionmaker
+from app.db.migrate import upgrade_to_head
+from app.dispatch import Dispatcher
+from app.errors import install_problem_handlers
+from app.limits import BodySizeLimit
+from app.notify import RunFinishedSignal
+from app.state import ServiceState
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Send the same prompts to several language models at once and keep every prompt/response pair.
+
+`POST /compare` stores the work and answers `202` with `Location: /runs/{id}`; models answer in
+the background. Read the run side by side with `GET /runs/{id}` (or pass `?wait=30`).
+Errors are RFC 9457 problem details; validation errors name the offending field.
+"""
+
+
+async def _database_url(settings: Settings, stack: AsyncExitStack) -> str:
+    if settings.database_url:
+        return settings.database_url
+    server = await asyncio.to_thread(EmbeddedPostgres.start, settings.data_dir)
+    stack.push_async_callback(asyncio.to_thread, server.stop)
+    return server.url
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    async with AsyncExitStack() as stack:
+        engine = create_engine(await _database_url(settings, stack), settings.db_pool_size)
+        stack.push_async_callback(engine.dispose)
+        if settings.migrate_on_start:
+            await upgrade_to_head(engine)
+        catalogue = Catalogue.from_settings(settings)
+        adapters = AdapterRegistry(settings, catalogue.concurrency)
+        stack.push_async_callback(adapters.aclose)
+        sessions = create_sessionmaker(engine)
+        finished = RunFinishedSignal()
+        dispatcher = None
+        if settings.dispatcher_enabled:
+            dispatcher = Dispatcher(sessions, catalogue, adapters, settings, finished)
+            await dispatcher.start()
+            stack.push_async_callback(dispatcher.stop)
+        app.state.service = ServiceState(
+            settings, engine, sessions, catalogue, finished, dispatcher
+        )
+        log.info("llm-compare ready: %d models in the catalogue", len(list(catalogue)))
+        yield
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="llm-compare",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for module in (compare, runs, models, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,17 @@
+"""Prometheus metrics of this process."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+PAIRS_FINISHED = Counter(
+    "llm_compare_pairs_finished_total", "Pairs written with a final status.", ["status"]
+)
+PROVIDER_CALLS = Counter(
+    "llm_compare_provider_calls_total", "Calls made to providers.", ["model", "outcome"]
+)
+IN_FLIGHT = Gauge("llm_compare_pairs_in_flight", "Pairs claimed by this process.", ["model"])
+PROVIDER_LATENCY = Histogram(
+    "llm_compare_provider_latency_seconds",
+    "Latency of successful provider calls.",
+    ["model"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)

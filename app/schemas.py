@@ -1,0 +1,163 @@
+"""Request and response bodies of the HTTP API, separate from the ORM models."""
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.adapters.base import GenerationParams
+
+RunStatus = Literal["queued", "running", "succeeded", "partial", "failed", "cancelled"]
+ResponseStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+CLASSIC_EXAMPLE: dict[str, Any] = {
+    "prompts": [
+        "Tell me how to train my dog to sit",
+        "What do you think of Mars?",
+        "Who is the boss of Twitter?",
+    ],
+    "models": [
+        "meta-llama/Llama-2-7b-hf",
+        "meta-llama/Llama-2-7b-chat-hf",
+        {
+            "model": "meta-llama/Llama-2-7b-chat-hf",
+            "template": "llama2-chat",
+            "label": "chat [INST]",
+        },
+        "chat-gpt",
+    ],
+    "params": {"max_new_tokens": 256},
+    "name": "classic",
+    "tags": {"demo": "llama2"},
+}
+
+
+class PromptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, description="The prompt, before any template.")
+    key: str | None = Field(default=None, max_length=200, description="Your id for it.")
+
+
+class ContenderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, description="A model name from `GET /models`.")
+    label: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Unique within the run."
+    )
+    template: str | None = Field(
+        default=None,
+        description="`raw`, `llama2-chat`, `chatml`, `alpaca`, `chat`, or a text with "
+        "`{prompt}`. Default: the model's own.",
+    )
+    params: GenerationParams | None = None
+
+
+class CompareRequest(BaseModel):
+    """N prompts x M contenders."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [CLASSIC_EXAMPLE]})
+
+    prompts: list[str | PromptIn] = Field(min_length=1)
+    models: list[str | ContenderIn] = Field(min_length=1)
+    params: GenerationParams | None = Field(
+        default=None, description="Defaults for every contender; a contender's own win."
+    )
+    name: str | None = Field(default=None, max_length=200)
+    tags: dict[str, str] = Field(default_factory=dict, max_length=32)
+
+
+class Contender(BaseModel):
+    """A contender as resolved when the run was accepted."""
+
+    label: str
+    model: str
+    template: str
+    params: GenerationParams
+
+
+class StatusCounts(BaseModel):
+    queued: int = 0
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    total: int = 0
+
+
+class RunSummary(BaseModel):
+    id: uuid.UUID
+    status: RunStatus
+    name: str | None
+    tags: dict[str, str]
+    created_at: datetime
+    finished_at: datetime | None
+    models: list[str]
+    prompt_count: int
+    counts: StatusCounts
+
+
+class ResponseOut(BaseModel):
+    label: str
+    model: str
+    template: str
+    rendered_prompt: str
+    status: ResponseStatus
+    output: str | None
+    finish_reason: Literal["stop", "length"] | None = Field(
+        description="`length` means the answer was cut off by the token limit."
+    )
+    error: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    latency_ms: float | None
+    attempts: int
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class PromptOut(BaseModel):
+    index: int
+    key: str | None
+    text: str
+    responses: dict[str, ResponseOut] = Field(description="Keyed by contender label.")
+
+
+class ContenderStats(Contender):
+    counts: StatusCounts
+    latency_ms_p50: float | None
+    latency_ms_p95: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    truncated: int = Field(description="Answers cut off by the token limit.")
+
+
+class RunDetail(RunSummary):
+    params: GenerationParams
+    contenders: list[ContenderStats]
+    prompts: list[PromptOut]
+    prompt_offset: int = Field(description="Index of the first prompt in `prompts`.")
+
+
+class RunPage(BaseModel):
+    items: list[RunSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class ModelOut(BaseModel):
+    name: str
+    adapter: str
+    upstream: str
+    template: str
+    params: GenerationParams
+    concurrency: int
+    description: str
+    available: bool
+    unavailable_reason: str | None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    detail: dict[str, Any] = Field(default_factory=dict)
