@@ -1,0 +1,35 @@
+"""GET /models, /healthz, /readyz, /metrics, /docs."""
+
+import httpx
+
+
+async def test_models_list_the_catalogue_with_availability(client: httpx.AsyncClient) -> None:
+    models = {m["name"]: m for m in (await client.get("/models")).json()}
+    assert {"meta-llama/Llama-2-7b-hf", "meta-llama/Llama-2-7b-chat-hf", "chat-gpt", "echo"} <= set(
+        models
+    )
+    assert models["echo"]["available"] is True
+    assert models["meta-llama/Llama-2-7b-hf"]["available"] is False
+    assert "LAMINI_API_KEY" in models["meta-llama/Llama-2-7b-hf"]["unavailable_reason"]
+    assert models["chat-gpt"]["template"] == "chat"
+    assert models["echo"]["concurrency"] == 64
+
+
+async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json()["status"] == "ok"
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ok"
+
+
+async def test_metrics_count_finished_pairs(client: httpx.AsyncClient) -> None:
+    await client.post("/compare", params={"wait": 10}, json={"prompts": ["a"], "models": ["echo"]})
+    text = (await client.get("/metrics")).text
+    assert 'llm_compare_pairs_finished_total{status="succeeded"}' in text
+
+
+async def test_openapi_documents_the_classic_example(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    assert "/compare" in spec["paths"]
+    example = spec["components"]["schemas"]["CompareRequest"]["examples"][0]
+    assert "meta-llama/Llama-2-7b-chat-hf" in example["models"]

@@ -1,0 +1,68 @@
+"""Migrations are the only way the schema changes: they apply, reverse, and match the models."""
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.db.engine import create_engine
+from app.db.migrate import current_revisions, downgrade_to, head_revisions, upgrade_to_head
+from app.db.models import Base
+from tests.conftest import _admin, database_url
+
+
+@pytest.fixture
+async def empty_engine() -> AsyncIterator[AsyncEngine]:
+    name = f"llmc_empty_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    engine = create_engine(database_url(name), pool_size=1)
+    yield engine
+    await engine.dispose()
+    await _admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+async def _tables(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as connection:
+        names = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+    return set(names) - {"alembic_version"}
+
+
+async def test_upgrade_head_on_an_empty_database(empty_engine: AsyncEngine) -> None:
+    await upgrade_to_head(empty_engine)
+    assert {"runs", "prompts", "responses"} <= await _tables(empty_engine)
+    assert await current_revisions(empty_engine) == head_revisions()
+
+
+async def test_downgrade_round_trip(empty_engine: AsyncEngine) -> None:
+    await upgrade_to_head(empty_engine)
+    await downgrade_to(empty_engine, "base")
+    assert await _tables(empty_engine) == set()
+    await upgrade_to_head(empty_engine)
+    assert {"runs", "prompts", "responses"} <= await _tables(empty_engine)
+
+
+async def test_models_and_migrations_agree(empty_engine: AsyncEngine) -> None:
+    await upgrade_to_head(empty_engine)
+
+    def diff(sync: object) -> list[object]:
+        context = MigrationContext.configure(sync, opts={"compare_type": True})  # type: ignore[arg-type]
+        return list(compare_metadata(context, Base.metadata))
+
+    async with empty_engine.connect() as connection:
+        differences = await connection.run_sync(diff)
+    assert differences == []
+
+
+async def test_concurrent_upgrades_do_not_race(empty_engine: AsyncEngine) -> None:
+    import asyncio
+
+    other = create_engine(empty_engine.url.render_as_string(hide_password=False), pool_size=1)
+    try:
+        await asyncio.gather(upgrade_to_head(empty_engine), upgrade_to_head(other))
+    finally:
+        await other.dispose()
+    assert await current_revisions(empty_engine) == head_revisions()
