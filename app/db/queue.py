@@ -163,6 +163,15 @@ async def record(session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
 
 async def finish_runs(session: AsyncSession, run_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
     """Give every run in `run_ids` with no pending pair its final status; return those."""
+    # Two processes writing a run's last answers at once would each still see the other's
+    # rows as pending and neither would finish the run. Locking the runs (in id order, so
+    # writers never deadlock) after writing makes the later writer see the earlier's commit.
+    await session.execute(
+        select(Run.id)
+        .where(Run.id.in_(run_ids), Run.status.in_(PENDING))
+        .order_by(Run.id)
+        .with_for_update()
+    )
     pending = exists().where(Response.run_id == Run.id, Response.status.in_(PENDING))
     # Cheap first: the EXISTS probes an index; only runs that are done get counted.
     ended = list(
@@ -202,4 +211,4 @@ async def contenders_of(
     session: AsyncSession, run_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[dict[str, Any]]]:
     rows = await session.execute(select(Run.id, Run.contenders).where(Run.id.in_(run_ids)))
-    return {run_id: contenders for run_id, contenders in rows.tuples()}
+    return {run_id: contenders for run_id, contenders in rows}
