@@ -68,7 +68,9 @@ class Dispatcher:
         self._pairs: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._backoff = wait_exponential_jitter(
-            initial=settings.retry_initial_s, max=settings.retry_max_s
+            multiplier=settings.retry_initial_s,
+            jitter=settings.retry_initial_s,
+            max=settings.retry_max_s,
         )
 
     async def start(self) -> None:
