@@ -1,0 +1,150 @@
+"""Fan-out benchmark: P prompts x M models through a real service to a fake provider.
+
+Starts an OpenAI-compatible fake answering after L ms, a `llm-compare serve` whose M catalogue
+models point at it, submits one run over HTTP, waits for it, and prints the wall time against
+the limit P*M*L/concurrency. A benchmark, not a test: run it by hand.
+
+    python bench/fanout.py                     # 1,000 x 3 at 50 ms, concurrency 64
+    python bench/fanout.py --concurrency 200
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench python bench/fanout.py
+
+`--concurrency` is the total in flight across the M models (each gets ceil(C/M)).
+Without DATABASE_URL the service runs on its embedded PostgreSQL in a temporary directory.
+"""
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.service_process import ServiceProcess, free_port  # noqa: E402
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_fake(latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    fake = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app.fakes.openai_server",
+            "--port",
+            str(port),
+            "--latency-ms",
+            str(latency_ms),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.post(
+                f"{url}/v1/chat/completions",
+                json={"model": "m", "messages": [{"role": "user", "content": "ping"}]},
+                timeout=2,
+            )
+            return fake, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError("the fake provider did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--prompts", type=int, default=1000)
+    parser.add_argument("--models", type=int, default=3)
+    parser.add_argument("--latency-ms", type=float, default=50)
+    parser.add_argument("--concurrency", type=int, default=64, help="total in flight")
+    args = parser.parse_args()
+
+    per_model = math.ceil(args.concurrency / args.models)
+    concurrency = per_model * args.models
+    pairs = args.prompts * args.models
+    limit_s = pairs * args.latency_ms / 1000 / concurrency
+
+    fake, fake_url = start_fake(args.latency_ms)
+    with tempfile.TemporaryDirectory() as tmp:
+        names = [f"bench-{i}" for i in range(args.models)]
+        catalogue = Path(tmp) / "catalogue.json"
+        catalogue.write_text(
+            json.dumps(
+                {
+                    "models": [
+                        {
+                            "name": n,
+                            "adapter": "openai",
+                            "upstream": n,
+                            "template": "chat",
+                            "base_url": f"{fake_url}/v1",
+                            "api_key": "sk-bench",
+                            "concurrency": per_model,
+                        }
+                        for n in names
+                    ]
+                }
+            )
+        )
+        env = {
+            "LLM_COMPARE_CATALOGUE_FILE": str(catalogue),
+            "LLM_COMPARE_DATA_DIR": str(Path(tmp) / "data"),
+        }
+        if os.environ.get("DATABASE_URL"):
+            env["DATABASE_URL"] = os.environ["DATABASE_URL"]
+        service = ServiceProcess(env, Path(tmp) / "service.log")
+        try:
+            service.start()
+            assert service.process is not None
+            body = {
+                "prompts": [f"benchmark prompt {i}" for i in range(args.prompts)],
+                "models": names,
+                "params": {"max_new_tokens": 16},
+            }
+            with httpx.Client(base_url=service.url, timeout=600) as client:
+                cpu_before = cpu_seconds(service.process.pid)
+                started = time.perf_counter()
+                accepted = client.post("/compare", json=body)
+                accepted.raise_for_status()
+                accept_s = time.perf_counter() - started
+                run = client.get(
+                    accepted.headers["location"], params={"wait": 600, "prompt_limit": 1}
+                ).json()
+                wall_s = time.perf_counter() - started
+                cpu_s = cpu_seconds(service.process.pid) - cpu_before
+        finally:
+            service.__exit__(None, None, None)
+            fake.terminate()
+            fake.wait(10)
+
+    done = run["counts"]["succeeded"]
+    print(f"pairs            {pairs} ({args.prompts} prompts x {args.models} models)")
+    print(
+        f"latency          {args.latency_ms:g} ms; concurrency {concurrency} "
+        f"({per_model} per model)"
+    )
+    print(f"accepted in      {accept_s:.3f} s")
+    print(f"wall             {wall_s:.3f} s")
+    print(f"limit            {limit_s:.3f} s  (P*M*L/concurrency)")
+    print(f"ratio            {wall_s / limit_s:.2f}x the limit")
+    print(f"throughput       {pairs / wall_s:.0f} pairs/s")
+    print(f"service CPU      {cpu_s * 1000 / pairs:.3f} ms per pair")
+    print(f"persisted        {done}/{pairs} succeeded, run {run['status']}")
+    if done != pairs:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
