@@ -30,7 +30,7 @@ async def test_filters(client: httpx.AsyncClient) -> None:
     other = await _submit(client, tags={"ckpt": "41"})
     slow = (await client.post("/compare", json={"prompts": ["x"], "models": ["echo-slow"]})).json()
 
-    async def ids(**params: object) -> list[str]:
+    async def ids(**params: str | list[str]) -> list[str]:
         page = (await client.get("/runs", params=params)).json()
         return [r["id"] for r in page["items"]]
 
@@ -48,14 +48,15 @@ async def test_filters(client: httpx.AsyncClient) -> None:
 
 
 async def test_bad_filters_name_the_field(client: httpx.AsyncClient) -> None:
-    for params, field in [
+    cases: list[tuple[dict[str, str | int], str]] = [
         ({"tag": "nocolon"}, "tag"),
         ({"cursor": "garbage!"}, "cursor"),
         ({"status": "done"}, "status[0]"),
         ({"limit": 0}, "limit"),
         ({"limit": 1000}, "limit"),
         ({"created_after": "yesterday"}, "created_after"),
-    ]:
+    ]
+    for params, field in cases:
         response = await client.get("/runs", params=params)
         assert response.status_code == 422, (params, response.text)
         assert field in [e["field"] for e in response.json()["errors"]], response.json()
