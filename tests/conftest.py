@@ -8,17 +8,19 @@ own connections, as it does in production.
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from app.config import Settings
 from app.db.engine import create_engine
 from app.db.migrate import upgrade_to_head
+from app.fakes.lamini_server import FakeLamini
+from app.fakes.openai_server import FakeOpenAI
 from app.main import create_app
 
 SERVER_URL = os.environ.get(
@@ -98,15 +100,29 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
 
 
-@pytest.fixture
-async def running_app(settings: Settings) -> AsyncIterator[FastAPI]:
+@asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan (database, dispatcher) running, and a client for it."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        yield app
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
 
 
 @pytest.fixture
-async def client(running_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=running_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(settings) as client:
         yield client
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+async def fake_lamini() -> AsyncIterator[FakeLamini]:
+    async with FakeLamini() as server:
+        yield server
