@@ -9,10 +9,10 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import Counter, OrderedDict, defaultdict
+from collections import Counter, OrderedDict, defaultdict, deque
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -27,7 +27,6 @@ from app.adapters.registry import AdapterRegistry
 from app.catalogue import Catalogue, ModelSpec
 from app.config import Settings
 from app.db import queue
-from app.db.engine import transaction
 from app.db.queue import Job, Outcome
 from app.notify import RunFinishedSignal
 from app.schemas import Contender
@@ -47,19 +46,22 @@ class Dispatcher:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
         catalogue: Catalogue,
         adapters: AdapterRegistry,
         settings: Settings,
         finished: RunFinishedSignal,
     ) -> None:
-        self._sessions = sessions
+        self._engine = engine
         self._catalogue = catalogue
         self._adapters = adapters
         self._settings = settings
         self._finished = finished
         self._specs = {spec.name: spec for spec in catalogue}
         self._in_flight: dict[str, int] = defaultdict(int)
+        # Claimed pairs waiting for a free slot, so a finished call starts the next at once
+        # and claims come in batches rather than one query per finished call.
+        self._ready: dict[str, deque[Job]] = defaultdict(deque)
         self._maybe_queued: set[str] = set(self._specs)
         self._wake = asyncio.Event()
         self._outcomes: asyncio.Queue[Outcome | None] = asyncio.Queue()
@@ -98,15 +100,22 @@ class Dispatcher:
         self._outcomes.put_nowait(None)
         await self._writer
         try:
-            async with transaction(self._sessions) as session:
-                await queue.release(session, list(self._unwritten))
+            async with self._engine.begin() as connection:
+                await queue.release(connection, list(self._unwritten))
         except SQLAlchemyError:
             log.warning("could not release claims on stop; they return when their lease ends")
 
     # Claiming
 
-    def _free(self, model: str) -> int:
-        return self._catalogue.concurrency(self._specs[model]) - self._in_flight[model]
+    def _limit(self, model: str) -> int:
+        return self._catalogue.concurrency(self._specs[model])
+
+    def _room(self, model: str) -> int:
+        """How many more pairs to claim: up to one limit in flight and one limit ready."""
+        return 2 * self._limit(model) - self._in_flight[model] - len(self._ready[model])
+
+    def _worth_claiming(self, model: str) -> bool:
+        return self._room(model) >= max(1, self._limit(model) // 2)
 
     async def _claim_loop(self) -> None:
         while True:
@@ -127,26 +136,28 @@ class Dispatcher:
         """Claim for every model with room; True if some model may have more right now."""
         more = False
         for model in list(self._maybe_queued):
-            wanted = min(self._free(model), self._settings.claim_batch_size)
-            if wanted <= 0:
+            if not self._worth_claiming(model):
                 continue
-            async with transaction(self._sessions) as session:
-                jobs = await queue.claim(session, model, wanted, self._settings.lease_s)
+            wanted = min(self._room(model), self._settings.claim_batch_size)
+            async with self._engine.begin() as connection:
+                jobs = await queue.claim(connection, model, wanted, self._settings.lease_s)
             if len(jobs) < wanted:
                 self._maybe_queued.discard(model)
             else:
-                more = more or self._free(model) - len(jobs) > 0
+                more = more or self._worth_claiming(model)
             if jobs:
                 await self._load_contenders(jobs)
                 for job in jobs:
-                    self._start_pair(self._specs[model], job)
+                    self._unwritten[job.lease_token] += 1
+                self._ready[model].extend(jobs)
+                self._start_ready(self._specs[model])
         return more
 
     async def _load_contenders(self, jobs: list[Job]) -> None:
         missing = {job.run_id for job in jobs} - self._contenders.keys()
         if missing:
-            async with self._sessions() as session:
-                found = await queue.contenders_of(session, list(missing))
+            async with self._engine.connect() as connection:
+                found = await queue.contenders_of(connection, list(missing))
             for run_id, contenders in found.items():
                 self._contenders[run_id] = [Contender.model_validate(c) for c in contenders]
         for job in jobs:
@@ -154,9 +165,13 @@ class Dispatcher:
         while len(self._contenders) > _CONTENDER_CACHE_RUNS:
             self._contenders.popitem(last=False)
 
+    def _start_ready(self, spec: ModelSpec) -> None:
+        ready = self._ready[spec.name]
+        while ready and self._in_flight[spec.name] < self._limit(spec.name):
+            self._start_pair(spec, ready.popleft())
+
     def _start_pair(self, spec: ModelSpec, job: Job) -> None:
         self._in_flight[spec.name] += 1
-        self._unwritten[job.lease_token] += 1
         metrics.IN_FLIGHT.labels(spec.name).inc()
         contender = self._contenders[job.run_id][job.contender_index]
         task = asyncio.create_task(self._run_pair(spec, contender, job))
@@ -208,7 +223,9 @@ class Dispatcher:
         finally:
             self._in_flight[spec.name] -= 1
             metrics.IN_FLIGHT.labels(spec.name).dec()
-            self._wake.set()
+            self._start_ready(spec)
+            if self._worth_claiming(spec.name):
+                self._wake.set()
         self._outcomes.put_nowait(outcome)
 
     def _wait(self, state: RetryCallState) -> float:
@@ -278,9 +295,9 @@ class Dispatcher:
     async def _flush(self, batch: list[Outcome]) -> None:
         while True:
             try:
-                async with transaction(self._sessions) as session:
-                    await queue.record(session, batch)
-                    ended = await queue.finish_runs(session, list({o.run_id for o in batch}))
+                async with self._engine.begin() as connection:
+                    await queue.record(connection, batch)
+                    ended = await queue.finish_runs(connection, list({o.run_id for o in batch}))
                 break
             except (SQLAlchemyError, OSError):
                 # Keep the answers: the leases are renewed meanwhile, so no one else takes them.
@@ -299,9 +316,9 @@ class Dispatcher:
         while True:
             await asyncio.sleep(self._settings.lease_s / 3)
             try:
-                async with transaction(self._sessions) as session:
-                    await queue.renew(session, list(self._unwritten), self._settings.lease_s)
-                    requeued = await queue.requeue_expired(session)
+                async with self._engine.begin() as connection:
+                    await queue.renew(connection, list(self._unwritten), self._settings.lease_s)
+                    requeued = await queue.requeue_expired(connection)
                 if requeued:
                     log.info("requeued %d pairs whose lease expired", requeued)
                     self.wake()

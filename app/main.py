@@ -54,7 +54,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         finished = RunFinishedSignal()
         dispatcher = None
         if settings.dispatcher_enabled:
-            dispatcher = Dispatcher(sessions, catalogue, adapters, settings, finished)
+            dispatcher = Dispatcher(engine, catalogue, adapters, settings, finished)
             await dispatcher.start()
             stack.push_async_callback(dispatcher.stop)
         app.state.service = ServiceState(

@@ -2,7 +2,8 @@
 
 Every claim stamps the rows with a fresh lease token; only the holder of the token may write
 the result, so a worker that lost its lease (paused, partitioned) can never overwrite the
-answer of the worker that took the row over.
+answer of the worker that took the row over. These run as Core statements on a connection:
+this is the dispatcher's hot path, and it needs no ORM identity map.
 """
 
 import uuid
@@ -11,10 +12,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, exists, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, bindparam, case, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.models import Response, Run
+
+responses: Table = Response.__table__  # type: ignore[assignment]
+runs: Table = Run.__table__  # type: ignore[assignment]
+r, u = responses.c, runs.c
 
 PENDING = ("queued", "running")
 
@@ -48,81 +53,74 @@ class Outcome:
     attempts: int = 0
 
 
-async def claim(session: AsyncSession, model: str, limit: int, lease_s: float) -> list[Job]:
+async def claim(connection: AsyncConnection, model: str, limit: int, lease_s: float) -> list[Job]:
     """Take up to `limit` of the oldest queued pairs of `model` that no one else holds."""
     token = uuid.uuid4()
     oldest = (
-        select(Response.id)
-        .where(Response.status == "queued", Response.model == model)
-        .order_by(Response.id)
+        select(r.id)
+        .where(r.status == "queued", r.model == model)
+        .order_by(r.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    claimed = await session.execute(
-        update(Response)
-        .where(Response.id.in_(oldest.scalar_subquery()))
+    claimed = await connection.execute(
+        update(responses)
+        .where(r.id.in_(oldest.scalar_subquery()))
         .values(
             status="running",
             lease_token=token,
             lease_expires_at=func.now() + timedelta(seconds=lease_s),
-            started_at=func.coalesce(Response.started_at, func.now()),
+            started_at=func.coalesce(r.started_at, func.now()),
         )
-        .returning(
-            Response.id,
-            Response.run_id,
-            Response.contender_index,
-            Response.rendered_prompt,
-            Response.attempts,
-        )
+        .returning(r.id, r.run_id, r.contender_index, r.rendered_prompt, r.attempts)
     )
-    jobs = [Job(*row, lease_token=token) for row in claimed]
+    jobs = [
+        Job(row_id, run_id, index, prompt, attempts, token)
+        for row_id, run_id, index, prompt, attempts in claimed
+    ]
     if jobs:
-        await session.execute(
-            update(Run)
-            .where(Run.id.in_({job.run_id for job in jobs}), Run.status == "queued")
+        await connection.execute(
+            update(runs)
+            .where(u.id.in_({job.run_id for job in jobs}), u.status == "queued")
             .values(status="running")
         )
     return jobs
 
 
-async def renew(session: AsyncSession, tokens: Sequence[uuid.UUID], lease_s: float) -> None:
-    """Extend the leases of pairs still in flight here."""
+async def renew(connection: AsyncConnection, tokens: Sequence[uuid.UUID], lease_s: float) -> None:
+    """Extend the leases of pairs still held here."""
     if tokens:
-        await session.execute(
-            update(Response)
-            .where(Response.lease_token.in_(tokens), Response.status == "running")
+        await connection.execute(
+            update(responses)
+            .where(r.lease_token.in_(tokens), r.status == "running")
             .values(lease_expires_at=func.now() + timedelta(seconds=lease_s))
         )
 
 
-async def release(session: AsyncSession, tokens: Sequence[uuid.UUID]) -> None:
+async def release(connection: AsyncConnection, tokens: Sequence[uuid.UUID]) -> None:
     """Put pairs this process will not finish back in the queue at once (clean shutdown)."""
     if tokens:
-        await session.execute(
-            update(Response)
-            .where(Response.lease_token.in_(tokens), Response.status == "running")
+        await connection.execute(
+            update(responses)
+            .where(r.lease_token.in_(tokens), r.status == "running")
             .values(status="queued", lease_token=None, lease_expires_at=None)
         )
 
 
-async def requeue_expired(session: AsyncSession) -> int:
+async def requeue_expired(connection: AsyncConnection) -> int:
     """Return pairs whose worker stopped renewing its lease (it died) to the queue."""
-    result = await session.execute(
-        update(Response)
-        .where(Response.status == "running", Response.lease_expires_at < func.now())
+    result = await connection.execute(
+        update(responses)
+        .where(r.status == "running", r.lease_expires_at < func.now())
         .values(status="queued", lease_token=None, lease_expires_at=None)
-        .returning(Response.id)
+        .returning(r.id)
     )
     return len(result.all())
 
 
 _record = (
-    update(Response.__table__)  # type: ignore[arg-type]
-    .where(
-        Response.__table__.c.id == bindparam("b_id"),
-        Response.__table__.c.lease_token == bindparam("b_token"),
-        Response.__table__.c.status == "running",
-    )
+    update(responses)
+    .where(r.id == bindparam("b_id"), r.lease_token == bindparam("b_token"), r.status == "running")
     .values(
         status=bindparam("b_status"),
         output=bindparam("b_output"),
@@ -131,7 +129,7 @@ _record = (
         prompt_tokens=bindparam("b_prompt_tokens"),
         completion_tokens=bindparam("b_completion_tokens"),
         latency_ms=bindparam("b_latency_ms"),
-        attempts=Response.__table__.c.attempts + bindparam("b_attempts"),
+        attempts=r.attempts + bindparam("b_attempts"),
         finished_at=func.now(),
         lease_token=None,
         lease_expires_at=None,
@@ -139,8 +137,8 @@ _record = (
 )
 
 
-async def record(session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
-    """Write many outcomes in one round of statements (executemany)."""
+async def record(connection: AsyncConnection, outcomes: Sequence[Outcome]) -> None:
+    """Write many outcomes in one executemany."""
     params: list[dict[str, Any]] = [
         {
             "b_id": o.id,
@@ -157,37 +155,36 @@ async def record(session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
         for o in outcomes
     ]
     if params:
-        connection = await session.connection()
         await connection.execute(_record, params)
 
 
-async def finish_runs(session: AsyncSession, run_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+async def finish_runs(connection: AsyncConnection, run_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
     """Give every run in `run_ids` with no pending pair its final status; return those."""
     # Two processes writing a run's last answers at once would each still see the other's
     # rows as pending and neither would finish the run. Locking the runs (in id order, so
     # writers never deadlock) after writing makes the later writer see the earlier's commit.
-    await session.execute(
-        select(Run.id)
-        .where(Run.id.in_(run_ids), Run.status.in_(PENDING))
-        .order_by(Run.id)
+    await connection.execute(
+        select(u.id)
+        .where(u.id.in_(run_ids), u.status.in_(PENDING))
+        .order_by(u.id)
         .with_for_update()
     )
-    pending = exists().where(Response.run_id == Run.id, Response.status.in_(PENDING))
+    pending = exists().where(r.run_id == u.id, r.status.in_(PENDING))
     # Cheap first: the EXISTS probes an index; only runs that are done get counted.
     ended = list(
-        await session.scalars(
-            select(Run.id).where(Run.id.in_(run_ids), Run.status.in_(PENDING), ~pending)
+        await connection.scalars(
+            select(u.id).where(u.id.in_(run_ids), u.status.in_(PENDING), ~pending)
         )
     )
     if not ended:
         return []
     done = (
-        select(Response.run_id)
-        .where(Response.run_id.in_(ended))
-        .group_by(Response.run_id)
+        select(r.run_id)
+        .where(r.run_id.in_(ended))
+        .group_by(r.run_id)
         .add_columns(
-            func.count().filter(Response.status == "succeeded").label("succeeded"),
-            func.count().filter(Response.status == "failed").label("failed"),
+            func.count().filter(r.status == "succeeded").label("succeeded"),
+            func.count().filter(r.status == "failed").label("failed"),
             func.count().label("total"),
         )
         .subquery()
@@ -198,17 +195,17 @@ async def finish_runs(session: AsyncSession, run_ids: Sequence[uuid.UUID]) -> li
         (done.c.failed > 0, "failed"),
         else_="cancelled",
     )
-    result = await session.execute(
-        update(Run)
-        .where(Run.id == done.c.run_id, Run.status.in_(PENDING))
+    result = await connection.execute(
+        update(runs)
+        .where(u.id == done.c.run_id, u.status.in_(PENDING))
         .values(status=final, finished_at=func.now())
-        .returning(Run.id)
+        .returning(u.id)
     )
     return list(result.scalars())
 
 
 async def contenders_of(
-    session: AsyncSession, run_ids: Sequence[uuid.UUID]
+    connection: AsyncConnection, run_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[dict[str, Any]]]:
-    rows = await session.execute(select(Run.id, Run.contenders).where(Run.id.in_(run_ids)))
+    rows = await connection.execute(select(u.id, u.contenders).where(u.id.in_(run_ids)))
     return {run_id: contenders for run_id, contenders in rows}
