@@ -240,11 +240,13 @@ class Dispatcher:
     ) -> tuple[Generation, float]:
         adapter = self._adapters.get(spec)
         rendered = RenderedPrompt.from_stored(contender.template, job.rendered_prompt)
-        request = GenerationRequest(
+        # Built without validation: every field comes from data validated at acceptance.
+        request = GenerationRequest.model_construct(
             model=spec.upstream,
             prompt=rendered.text,
             messages=list(rendered.messages) if rendered.messages is not None else None,
             params=contender.params,
+            attempt=1,
         )
         timeout = self._settings.request_timeout_s
         retrying = AsyncRetrying(

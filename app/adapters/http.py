@@ -7,6 +7,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
+import orjson
 
 from app.adapters.base import ProviderError, is_transient_status
 
@@ -96,6 +97,9 @@ def provider_error_from_exception(
     return ProviderError(scrub(f"connection failed: {exc}", secrets), transient=True)
 
 
+_JSON = {"Content-Type": "application/json"}
+
+
 class JsonHttpClient:
     """One adapter's HTTP client: a lazily created session, at most `concurrency` connections."""
 
@@ -130,7 +134,9 @@ class JsonHttpClient:
     async def post_json(self, url: str, body: Mapping[str, Any]) -> Any:
         """POST `body` as JSON and return the decoded JSON answer; failures as `ProviderError`."""
         try:
-            async with self._get_session().post(url, json=body) as response:
+            # orjson: the body encoding was a tenth of the dispatcher's CPU with the json module.
+            payload = orjson.dumps(body)
+            async with self._get_session().post(url, data=payload, headers=_JSON) as response:
                 if not 200 <= response.status < 300:
                     raise await provider_error_from_response(
                         response,
@@ -138,14 +144,14 @@ class JsonHttpClient:
                         is_transient=self._is_transient,
                         secrets=self._secrets,
                     )
-                text = await response.text(errors="replace")
+                raw = await response.read()
         except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             raise provider_error_from_exception(exc, self._timeout_s, self._secrets) from None
         try:
-            return json.loads(text)
-        except ValueError:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
             raise ProviderError(
-                scrub(f"malformed response: not JSON: {text[:200]!r}", self._secrets),
+                scrub(f"malformed response: not JSON: {raw[:200]!r}", self._secrets),
                 transient=False,
                 status=response.status,
             ) from None
