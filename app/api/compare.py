@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response, status
 from app import compare, runs
 from app.api.deps import StateDep
 from app.db.engine import transaction
-from app.schemas import CompareRequest, RunSummary
+from app.schemas import CompareRequest, RunSummary, problems
 from app.waiting import wait_for_run
 
 router = APIRouter(tags=["compare"])
@@ -21,8 +21,7 @@ router = APIRouter(tags=["compare"])
     responses={
         200: {"description": "The run finished within `wait` seconds.", "model": RunSummary},
         202: {"description": "Accepted; `Location` names the run to poll."},
-        413: {"description": "The body is larger than the service accepts."},
-        422: {"description": "A field is invalid; `errors[].field` names it."},
+        **problems(413, 422),
     },
 )
 async def create_comparison(

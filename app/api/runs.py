@@ -10,7 +10,7 @@ from app import runs
 from app.api.deps import SessionDep, StateDep
 from app.db.runs import RunFilters
 from app.errors import InvalidFieldError
-from app.schemas import RunDetail, RunPage, RunStatus
+from app.schemas import RunDetail, RunPage, RunStatus, problems
 from app.waiting import wait_for_run
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -26,7 +26,7 @@ def _tags(values: list[str]) -> dict[str, str]:
     return tags
 
 
-@router.get("", response_model=RunPage, summary="List runs, newest first")
+@router.get("", response_model=RunPage, summary="List runs, newest first", responses=problems(422))
 async def list_runs(
     session: SessionDep,
     status: Annotated[list[RunStatus] | None, Query(description="Any of these.")] = None,
@@ -50,7 +50,12 @@ async def list_runs(
     return await runs.list_page(session, filters, limit, cursor)
 
 
-@router.get("/{run_id}", response_model=RunDetail, summary="One run, side by side")
+@router.get(
+    "/{run_id}",
+    response_model=RunDetail,
+    summary="One run, side by side",
+    responses=problems(404, 422),
+)
 async def get_run(
     run_id: uuid.UUID,
     session: SessionDep,

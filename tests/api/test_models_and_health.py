@@ -33,3 +33,10 @@ async def test_openapi_documents_the_classic_example(client: httpx.AsyncClient) 
     assert "/compare" in spec["paths"]
     example = spec["components"]["schemas"]["CompareRequest"]["examples"][0]
     assert "meta-llama/Llama-2-7b-chat-hf" in example["models"]
+
+
+async def test_openapi_documents_problem_details(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    compare = spec["paths"]["/compare"]["post"]["responses"]
+    assert "application/problem+json" in compare["422"]["content"]
+    assert "Problem" in spec["components"]["schemas"]
