@@ -173,3 +173,5 @@ async def test_embedded_default_needs_no_database_url(tmp_path: Path) -> None:
     with ServiceProcess(env, tmp_path / "embedded.log") as service:
         async with httpx.AsyncClient(base_url=service.url, timeout=30) as client:
             assert len((await client.get("/runs")).json()["items"]) == 1
+        await asyncio.to_thread(service.stop)
+    assert not (tmp_path / "data" / "pgdata" / "postmaster.pid").exists()

@@ -1,6 +1,9 @@
 """Migrations are the only way the schema changes: they apply, reverse, and match the models."""
 
+import asyncio
+import os
 import uuid
+from asyncio.subprocess import PIPE, STDOUT
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,6 +16,7 @@ from app.db.engine import create_engine
 from app.db.migrate import current_revisions, downgrade_to, head_revisions, upgrade_to_head
 from app.db.models import Base
 from tests.conftest import _admin, database_url
+from tests.service_process import LLM_COMPARE
 
 
 @pytest.fixture
@@ -58,11 +62,20 @@ async def test_models_and_migrations_agree(empty_engine: AsyncEngine) -> None:
 
 
 async def test_concurrent_upgrades_do_not_race(empty_engine: AsyncEngine) -> None:
-    import asyncio
-
     other = create_engine(empty_engine.url.render_as_string(hide_password=False), pool_size=1)
     try:
         await asyncio.gather(upgrade_to_head(empty_engine), upgrade_to_head(other))
     finally:
         await other.dispose()
+    assert await current_revisions(empty_engine) == head_revisions()
+
+
+async def test_the_migrate_command_brings_a_database_to_head(empty_engine: AsyncEngine) -> None:
+    url = empty_engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "DATABASE_URL": url}
+    process = await asyncio.create_subprocess_exec(
+        LLM_COMPARE, "migrate", env=env, stdout=PIPE, stderr=STDOUT
+    )
+    output, _ = await process.communicate()
+    assert process.returncode == 0, output.decode()
     assert await current_revisions(empty_engine) == head_revisions()
