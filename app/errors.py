@@ -49,11 +49,6 @@ class InvalidFieldError(ProblemError):
     title = "Unprocessable Content"
 
 
-class ConflictError(ProblemError):
-    status_code = 409
-    title = "Conflict"
-
-
 class PayloadTooLargeError(ProblemError):
     status_code = 413
     title = "Content Too Large"

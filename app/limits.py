@@ -4,7 +4,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PROBLEM_JSON
+from app.errors import PROBLEM_JSON, PayloadTooLargeError
 
 
 class BodyTooLarge(Exception):
@@ -42,18 +42,14 @@ class BodySizeLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "type": "about:blank",
-                "title": "Content Too Large",
-                "status": 413,
-                "detail": f"request body is larger than {self.max_bytes} bytes; split the batch",
-            }
-        ).encode()
+        problem = PayloadTooLargeError(
+            f"request body is larger than {self.max_bytes} bytes; split the batch"
+        )
+        body = json.dumps(problem.problem()).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": problem.status_code,
                 "headers": [
                     (b"content-type", PROBLEM_JSON.encode()),
                     (b"content-length", str(len(body)).encode()),
