@@ -18,6 +18,20 @@ from app.templates import CHAT_TEMPLATE, check_template, render
 _TEXT_ONLY_ADAPTERS = frozenset({"lamini"})
 
 
+def _no_nul(value: str | None, field: str) -> None:
+    if value and "\x00" in value:
+        raise InvalidFieldError("NUL characters (\\u0000) cannot be stored", field=field)
+
+
+def _check_texts(request: CompareRequest, prompts: list[PromptIn]) -> None:
+    _no_nul(request.name, "name")
+    for key, value in request.tags.items():
+        _no_nul(key + value, f"tags.{key}")
+    for i, prompt in enumerate(prompts):
+        _no_nul(prompt.text, f"prompts[{i}]")
+        _no_nul(prompt.key, f"prompts[{i}].key")
+
+
 def _prompts(request: CompareRequest, settings: Settings) -> list[PromptIn]:
     if len(request.prompts) > settings.max_prompts:
         raise InvalidFieldError(
@@ -91,6 +105,7 @@ async def accept_run(
 ) -> Run:
     """Store the run, its prompts and one queued response per pair, in the caller's transaction."""
     prompts = _prompts(request, settings)
+    _check_texts(request, prompts)
     contenders = resolve_contenders(request, catalogue, settings)
     run = Run(
         id=uuid.uuid4(),

@@ -69,6 +69,7 @@ class Dispatcher:
         self._contenders: OrderedDict[uuid.UUID, list[Contender]] = OrderedDict()
         self._pairs: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
+        self._stopping = False
         self._backoff = wait_exponential_jitter(
             multiplier=settings.retry_initial_s,
             jitter=settings.retry_initial_s,
@@ -89,6 +90,7 @@ class Dispatcher:
 
     async def stop(self) -> None:
         """Stop claiming, let calls in flight finish for a grace period, requeue the rest."""
+        self._stopping = True
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
@@ -167,7 +169,7 @@ class Dispatcher:
 
     def _start_ready(self, spec: ModelSpec) -> None:
         ready = self._ready[spec.name]
-        while ready and self._in_flight[spec.name] < self._limit(spec.name):
+        while not self._stopping and ready and self._in_flight[spec.name] < self._limit(spec.name):
             self._start_pair(spec, ready.popleft())
 
     def _start_pair(self, spec: ModelSpec, job: Job) -> None:

@@ -200,3 +200,25 @@ async def test_the_token_limit_shows_as_truncation(
     assert answer["finish_reason"] == "length"
     assert answer["output"] == "answer to: a"
     assert run["contenders"][0]["truncated"] == 1
+
+
+async def test_an_answer_with_a_nul_character_is_stored_without_it(
+    tmp_path: Path, make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.respond_next(
+        200,
+        {
+            "choices": [
+                {
+                    "message": {"role": "assistant", "content": "bad\u0000byte"},
+                    "finish_reason": "stop",
+                }
+            ]
+        },
+    )
+    catalogue = _catalogue(tmp_path, gpt={"base_url": f"{fake_openai.url}/v1"})
+    async with serve(make_settings(catalogue_file=catalogue)) as client:
+        run = await _run(client, {"prompts": ["one", "two"], "models": ["gpt"]})
+    assert run["status"] == "succeeded"
+    outputs = sorted(p["responses"]["gpt"]["output"] for p in run["prompts"])
+    assert outputs == ["answer to: two", "badbyte"]

@@ -137,6 +137,11 @@ _record = (
 )
 
 
+def _storable(text: str | None) -> str | None:
+    # PostgreSQL text cannot hold NUL; one such answer would otherwise fail every batch write.
+    return text.replace("\x00", "") if text else text
+
+
 async def record(connection: AsyncConnection, outcomes: Sequence[Outcome]) -> None:
     """Write many outcomes in one executemany."""
     params: list[dict[str, Any]] = [
@@ -144,9 +149,9 @@ async def record(connection: AsyncConnection, outcomes: Sequence[Outcome]) -> No
             "b_id": o.id,
             "b_token": o.lease_token,
             "b_status": o.status,
-            "b_output": o.output,
+            "b_output": _storable(o.output),
             "b_finish_reason": o.finish_reason,
-            "b_error": o.error,
+            "b_error": _storable(o.error),
             "b_prompt_tokens": o.prompt_tokens,
             "b_completion_tokens": o.completion_tokens,
             "b_latency_ms": o.latency_ms,
