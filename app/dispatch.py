@@ -61,7 +61,7 @@ class Dispatcher:
         self._in_flight: dict[str, int] = defaultdict(int)
         # Claimed pairs waiting for a free slot, so a finished call starts the next at once
         # and claims come in batches rather than one query per finished call.
-        self._ready: dict[str, deque[Job]] = defaultdict(deque)
+        self._ready: dict[str, deque[tuple[Job, Contender]]] = defaultdict(deque)
         self._maybe_queued: set[str] = set(self._specs)
         self._wake = asyncio.Event()
         self._outcomes: asyncio.Queue[Outcome | None] = asyncio.Queue()
@@ -124,7 +124,7 @@ class Dispatcher:
             self._wake.clear()
             try:
                 more = await self._claim_once()
-            except (SQLAlchemyError, OSError):
+            except Exception:  # the loop must outlive any one failure, or pairs stall
                 log.exception("claiming failed; trying again")
                 more = False
             if more:
@@ -148,34 +148,43 @@ class Dispatcher:
             else:
                 more = more or self._worth_claiming(model)
             if jobs:
-                await self._load_contenders(jobs)
+                contenders_by_run = await self._contenders_for(jobs)
                 for job in jobs:
+                    contenders = contenders_by_run.get(job.run_id)
+                    if contenders is None:  # the run was deleted meanwhile; so are its rows
+                        continue
                     self._unwritten[job.lease_token] += 1
-                self._ready[model].extend(jobs)
+                    self._ready[model].append((job, contenders[job.contender_index]))
                 self._start_ready(self._specs[model])
         return more
 
-    async def _load_contenders(self, jobs: list[Job]) -> None:
-        missing = {job.run_id for job in jobs} - self._contenders.keys()
+    async def _contenders_for(self, jobs: list[Job]) -> dict[uuid.UUID, list[Contender]]:
+        """The contenders of these jobs' runs, from the cache or the database."""
+        wanted = {job.run_id for job in jobs}
+        missing = wanted - self._contenders.keys()
         if missing:
             async with self._engine.connect() as connection:
                 found = await queue.contenders_of(connection, list(missing))
             for run_id, contenders in found.items():
                 self._contenders[run_id] = [Contender.model_validate(c) for c in contenders]
-        for job in jobs:
-            self._contenders.move_to_end(job.run_id)
+        # Taken before eviction: one batch may span more runs than the cache keeps.
+        batch = {
+            run_id: self._contenders[run_id] for run_id in wanted if run_id in self._contenders
+        }
+        for run_id in batch:
+            self._contenders.move_to_end(run_id)
         while len(self._contenders) > _CONTENDER_CACHE_RUNS:
             self._contenders.popitem(last=False)
+        return batch
 
     def _start_ready(self, spec: ModelSpec) -> None:
         ready = self._ready[spec.name]
         while not self._stopping and ready and self._in_flight[spec.name] < self._limit(spec.name):
-            self._start_pair(spec, ready.popleft())
+            self._start_pair(spec, *ready.popleft())
 
-    def _start_pair(self, spec: ModelSpec, job: Job) -> None:
+    def _start_pair(self, spec: ModelSpec, job: Job, contender: Contender) -> None:
         self._in_flight[spec.name] += 1
         metrics.IN_FLIGHT.labels(spec.name).inc()
-        contender = self._contenders[job.run_id][job.contender_index]
         task = asyncio.create_task(self._run_pair(spec, contender, job))
         self._pairs.add(task)
         task.add_done_callback(self._pairs.discard)
@@ -303,7 +312,7 @@ class Dispatcher:
                     await queue.record(connection, batch)
                     ended = await queue.finish_runs(connection, list({o.run_id for o in batch}))
                 break
-            except (SQLAlchemyError, OSError):
+            except Exception:
                 # Keep the answers: the leases are renewed meanwhile, so no one else takes them.
                 log.exception("writing %d results failed; retrying", len(batch))
                 await asyncio.sleep(1.0)
@@ -326,5 +335,5 @@ class Dispatcher:
                 if requeued:
                     log.info("requeued %d pairs whose lease expired", requeued)
                     self.wake()
-            except (SQLAlchemyError, OSError):
+            except Exception:
                 log.exception("renewing leases failed; trying again")

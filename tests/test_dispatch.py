@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from app import dispatch
 from app.config import Settings
 from app.fakes.lamini_server import FakeLamini
 from app.fakes.openai_server import FakeOpenAI
@@ -222,3 +224,34 @@ async def test_an_answer_with_a_nul_character_is_stored_without_it(
     assert run["status"] == "succeeded"
     outputs = sorted(p["responses"]["gpt"]["output"] for p in run["prompts"])
     assert outputs == ["answer to: two", "badbyte"]
+
+
+async def test_many_small_runs_all_finish_even_when_the_contender_cache_turns_over(
+    tmp_path: Path, make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dispatch, "_CONTENDER_CACHE_RUNS", 2)
+    path = tmp_path / "catalogue.json"
+    path.write_text(
+        json.dumps(
+            {
+                "models": [
+                    {
+                        "name": "tiny",
+                        "adapter": "echo",
+                        "upstream": "echo",
+                        "concurrency": 2,
+                        "options": {"delay_ms": 20},
+                    }
+                ]
+            }
+        )
+    )
+    async with serve(make_settings(catalogue_file=path)) as client:
+        ids = []
+        for i in range(12):  # queued faster than they run: claims span many runs at once
+            accepted = await client.post(
+                "/compare", json={"prompts": [f"p{i}"], "models": ["tiny"]}
+            )
+            ids.append(accepted.json()["id"])
+        runs = [(await client.get(f"/runs/{i}", params={"wait": 20})).json() for i in ids]
+    assert [r["status"] for r in runs] == ["succeeded"] * 12
