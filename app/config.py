@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         description="A claimed pair returns to the queue this long after "
         "its process stops renewing the claim.",
     )
+    max_lost_leases: int = Field(
+        default=3,
+        ge=1,
+        description="A pair whose worker died this many times while running it "
+        "fails instead of being queued again.",
+    )
     poll_interval_s: float = Field(
         default=0.5, gt=0, description="How often an idle dispatcher looks for new work."
     )

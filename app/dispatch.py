@@ -331,9 +331,11 @@ class Dispatcher:
             try:
                 async with self._engine.begin() as connection:
                     await queue.renew(connection, list(self._unwritten), self._settings.lease_s)
-                    requeued = await queue.requeue_expired(connection)
-                if requeued:
-                    log.info("requeued %d pairs whose lease expired", requeued)
-                    self.wake()
+                    abandoned = await queue.requeue_expired(
+                        connection, self._settings.max_lost_leases
+                    )
+                    ended = await queue.finish_runs(connection, abandoned) if abandoned else []
+                await self._finished.announce(ended)
+                self.wake()  # pairs may be back in the queue
             except Exception:
                 log.exception("renewing leases failed; trying again")

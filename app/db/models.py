@@ -107,6 +107,8 @@ class Response(Base):
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     latency_ms: Mapped[float | None] = mapped_column(Float)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Claims whose lease ran out: a pair that keeps killing its worker must not loop forever.
+    lost_leases: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The claim: whoever holds this token may write the result until the lease expires.
     lease_token: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

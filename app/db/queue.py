@@ -107,15 +107,29 @@ async def release(connection: AsyncConnection, tokens: Sequence[uuid.UUID]) -> N
         )
 
 
-async def requeue_expired(connection: AsyncConnection) -> int:
-    """Return pairs whose worker stopped renewing its lease (it died) to the queue."""
+async def requeue_expired(connection: AsyncConnection, max_lost_leases: int) -> list[uuid.UUID]:
+    """Return pairs whose worker died (its lease ran out) to the queue.
+
+    A pair whose lease has now run out `max_lost_leases` times probably kills its worker
+    (out of memory, a crash in native code): it fails instead, so its run can end. Returns
+    the runs of the pairs that failed.
+    """
+    gives_up = r.lost_leases + 1 >= max_lost_leases
+    message = f"abandoned: its worker stopped {max_lost_leases} times while running it"
     result = await connection.execute(
         update(responses)
         .where(r.status == "running", r.lease_expires_at < func.now())
-        .values(status="queued", lease_token=None, lease_expires_at=None)
-        .returning(r.id)
+        .values(
+            status=case((gives_up, "failed"), else_="queued"),
+            error=case((gives_up, message), else_=r.error),
+            finished_at=case((gives_up, func.now()), else_=None),
+            lost_leases=r.lost_leases + 1,
+            lease_token=None,
+            lease_expires_at=None,
+        )
+        .returning(r.run_id, r.status)
     )
-    return len(result.all())
+    return [run_id for run_id, status in result if status == "failed"]
 
 
 _record = (
