@@ -10,6 +10,7 @@ import logging
 import time
 import uuid
 from collections import Counter, OrderedDict, defaultdict, deque
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -192,52 +193,40 @@ class Dispatcher:
     # Calling
 
     async def _run_pair(self, spec: ModelSpec, contender: Contender, job: Job) -> None:
-        calls = 0
-
-        def count_call(_: RetryCallState) -> None:
-            nonlocal calls
-            calls += 1
-
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._settings.max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception(_is_transient),
+            reraise=True,
+        )
+        fields: dict[str, Any]
         try:
-            generation, latency_s = await self._call_with_retries(spec, contender, job, count_call)
-            outcome = Outcome(
-                id=job.id,
-                run_id=job.run_id,
-                lease_token=job.lease_token,
-                status="succeeded",
-                output=generation.output,
-                finish_reason=generation.finish_reason,
-                prompt_tokens=generation.prompt_tokens,
-                completion_tokens=generation.completion_tokens,
-                latency_ms=round(latency_s * 1000, 3),
-                attempts=calls,
-            )
+            generation, latency_s = await self._call_with_retries(retrying, spec, contender, job)
+            fields = {
+                "status": "succeeded",
+                "output": generation.output,
+                "finish_reason": generation.finish_reason,
+                "prompt_tokens": generation.prompt_tokens,
+                "completion_tokens": generation.completion_tokens,
+                "latency_ms": round(latency_s * 1000, 3),
+            }
         except ProviderError as exc:
-            outcome = Outcome(
-                id=job.id,
-                run_id=job.run_id,
-                lease_token=job.lease_token,
-                status="failed",
-                error=str(exc),
-                attempts=calls,
-            )
+            fields = {"status": "failed", "error": str(exc)}
         except Exception as exc:  # a bug must fail one pair, not the dispatcher
             log.exception("pair %s failed unexpectedly", job.id)
-            outcome = Outcome(
-                id=job.id,
-                run_id=job.run_id,
-                lease_token=job.lease_token,
-                status="failed",
-                error=f"internal error: {exc!r}",
-                attempts=calls,
-            )
+            fields = {"status": "failed", "error": f"internal error: {exc!r}"}
         finally:
             self._in_flight[spec.name] -= 1
             metrics.IN_FLIGHT.labels(spec.name).dec()
             self._start_ready(spec)
             if self._worth_claiming(spec.name):
                 self._wake.set()
-        self._outcomes.put_nowait(outcome)
+        calls = retrying.statistics.get("attempt_number", 0)
+        self._outcomes.put_nowait(
+            Outcome(
+                id=job.id, run_id=job.run_id, lease_token=job.lease_token, attempts=calls, **fields
+            )
+        )
 
     def _wait(self, state: RetryCallState) -> float:
         """Exponential backoff with jitter, or the provider's Retry-After when it gave one."""
@@ -247,7 +236,7 @@ class Dispatcher:
         return float(self._backoff(state))
 
     async def _call_with_retries(
-        self, spec: ModelSpec, contender: Contender, job: Job, count_call: object
+        self, retrying: AsyncRetrying, spec: ModelSpec, contender: Contender, job: Job
     ) -> tuple[Generation, float]:
         adapter = self._adapters.get(spec)
         rendered = RenderedPrompt.from_stored(contender.template, job.rendered_prompt)
@@ -260,13 +249,6 @@ class Dispatcher:
             attempt=1,
         )
         timeout = self._settings.request_timeout_s
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._settings.max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception(_is_transient),
-            before=count_call,  # type: ignore[arg-type]
-            reraise=True,
-        )
         async for attempt in retrying:
             with attempt:
                 request.attempt = job.attempts + attempt.retry_state.attempt_number
@@ -277,9 +259,9 @@ class Dispatcher:
                 except TimeoutError:
                     metrics.PROVIDER_CALLS.labels(spec.name, "timeout").inc()
                     raise ProviderError(f"no answer within {timeout:g} s", transient=True) from None
-                except ProviderError as exc:
+                except ProviderError:
                     metrics.PROVIDER_CALLS.labels(spec.name, "error").inc()
-                    raise exc
+                    raise
                 latency = time.perf_counter() - started
                 metrics.PROVIDER_CALLS.labels(spec.name, "ok").inc()
                 metrics.PROVIDER_LATENCY.labels(spec.name).observe(latency)
@@ -336,6 +318,5 @@ class Dispatcher:
                     )
                     ended = await queue.finish_runs(connection, abandoned) if abandoned else []
                 await self._finished.announce(ended)
-                self.wake()  # pairs may be back in the queue
             except Exception:
                 log.exception("renewing leases failed; trying again")
