@@ -12,7 +12,9 @@ _POLL_S = 0.5
 
 
 async def wait_for_run(state: ServiceState, run_id: uuid.UUID, timeout: float) -> RunSummary:
-    """The run's summary once it has finished, or as it stands after `timeout` seconds."""
+    """The run's summary once it has finished, or as it stands after `timeout` seconds
+    (at most `LLM_COMPARE_MAX_WAIT_S`)."""
+    timeout = min(timeout, state.settings.max_wait_s)
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         async with state.sessions() as session:

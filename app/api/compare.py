@@ -41,7 +41,7 @@ async def create_comparison(
     if state.dispatcher is not None:
         state.dispatcher.wake()
     response.headers["Location"] = f"/runs/{run.id}"
-    summary = await wait_for_run(state, run.id, min(wait, state.settings.max_wait_s))
+    summary = await wait_for_run(state, run.id, wait)
     if summary.status in runs.FINISHED_STATUSES:
         response.status_code = status.HTTP_200_OK
     return summary

@@ -69,5 +69,5 @@ async def get_run(
     """The run with per-contender aggregates and its prompts in order, each with every
     contender's answer keyed by label."""
     if wait:
-        await wait_for_run(state, run_id, min(wait, state.settings.max_wait_s))
+        await wait_for_run(state, run_id, wait)
     return await runs.get_detail(session, run_id, prompt_offset, prompt_limit)

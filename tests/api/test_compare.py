@@ -1,7 +1,13 @@
 """POST /compare and reading the run back, with the keyless echo models."""
 
+import time
+from collections.abc import Callable
+
 import httpx
 import pytest
+
+from app.config import Settings
+from tests.conftest import serve
 
 ECHO_RUN = {
     "prompts": [
@@ -153,3 +159,13 @@ async def test_malformed_json_is_a_422_problem(client: httpx.AsyncClient) -> Non
     )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_wait_is_bounded_by_the_server(make_settings: Callable[..., Settings]) -> None:
+    async with serve(make_settings(max_wait_s=0.3)) as client:
+        started = time.monotonic()
+        response = await client.post(
+            "/compare", params={"wait": 30}, json={"prompts": ["x"], "models": ["echo-slow"]}
+        )
+        assert response.status_code == 202
+        assert time.monotonic() - started < 0.9  # echo-slow takes 1 s; the server waits 0.3 s
