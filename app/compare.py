@@ -23,13 +23,10 @@ def _no_nul(value: str | None, field: str) -> None:
         raise InvalidFieldError("NUL characters (\\u0000) cannot be stored", field=field)
 
 
-def _check_texts(request: CompareRequest, prompts: list[PromptIn]) -> None:
+def _check_labels(request: CompareRequest) -> None:
     _no_nul(request.name, "name")
     for key, value in request.tags.items():
         _no_nul(key + value, f"tags.{key}")
-    for i, prompt in enumerate(prompts):
-        _no_nul(prompt.text, f"prompts[{i}]")
-        _no_nul(prompt.key, f"prompts[{i}].key")
 
 
 def _prompts(request: CompareRequest, settings: Settings) -> list[PromptIn]:
@@ -49,6 +46,8 @@ def _prompts(request: CompareRequest, settings: Settings) -> list[PromptIn]:
                 f"prompt has {len(prompt.text)} characters; at most {settings.max_prompt_chars}",
                 field=field,
             )
+        _no_nul(prompt.text, field)
+        _no_nul(prompt.key, f"prompts[{i}].key")
     return prompts
 
 
@@ -104,8 +103,8 @@ async def accept_run(
     session: AsyncSession, request: CompareRequest, catalogue: Catalogue, settings: Settings
 ) -> Run:
     """Store the run, its prompts and one queued response per pair, in the caller's transaction."""
+    _check_labels(request)
     prompts = _prompts(request, settings)
-    _check_texts(request, prompts)
     contenders = resolve_contenders(request, catalogue, settings)
     run = Run(
         id=uuid.uuid4(),

@@ -122,6 +122,7 @@ async def test_unknown_run_is_a_404_problem(client: httpx.AsyncClient) -> None:
         ({"prompts": ["hi"], "models": ["echo", "echo"]}, "models[1]", "used twice"),
         ({"prompts": ["hi"], "models": ["echo"], "colour": "red"}, "colour", "Extra inputs"),
         ({"prompts": ["a\u0000b"], "models": ["echo"]}, "prompts[0]", "NUL"),
+        ({"prompts": [{"text": "a\u0000b"}], "models": ["echo"]}, "prompts[0].text", "NUL"),
         ({"prompts": ["hi"], "models": ["echo"], "name": "\u0000"}, "name", "NUL"),
     ],
 )
