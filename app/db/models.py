@@ -22,10 +22,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    literal_column,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 RUN_STATUSES = ("queued", "running", "succeeded", "partial", "failed", "cancelled")
 RESPONSE_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -38,6 +40,18 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# Search reads this much of each prompt and output: a tsvector holds at most 1 MB.
+SEARCH_CHARS = 200_000
+
+
+def search_vector(column: Any) -> ColumnElement[Any]:
+    """The full-text form of a text column; queries must use this same expression to hit
+    its index. The `simple` configuration: whole words, case-insensitive, no stemming."""
+    return func.to_tsvector(
+        literal_column("'simple'::regconfig"), func.left(column, literal_column(str(SEARCH_CHARS)))
+    )
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -64,6 +78,11 @@ class Run(Base):
     prompt_count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set by POST /runs/{id}/cancel: the run ends `cancelled` once its in-flight pairs end.
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The client's Idempotency-Key and a digest of the request it came with.
+    idempotency_key: Mapped[str | None] = mapped_column(Text, unique=True)
+    request_digest: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
@@ -88,6 +107,8 @@ class Prompt(Base):
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_prompts_search", search_vector(text), postgresql_using="gin"),)
 
 
 class Response(Base):
@@ -136,4 +157,5 @@ class Response(Base):
             postgresql_where=text("status = 'running'"),
         ),
         Index("ix_responses_run_id_status", "run_id", "status"),
+        Index("ix_responses_search", search_vector(output), postgresql_using="gin"),
     )
