@@ -1,8 +1,10 @@
 """Accepting a comparison: validate it against the catalogue, render, store it as queued work."""
 
+import hashlib
 import uuid
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.base import GenerationParams
@@ -99,8 +101,18 @@ def resolve_contenders(
     return contenders
 
 
+def request_digest(request: CompareRequest) -> str:
+    """Equal for requests with the same content, however their JSON was spaced or ordered."""
+    canonical = orjson.dumps(request.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
+
+
 async def accept_run(
-    session: AsyncSession, request: CompareRequest, catalogue: Catalogue, settings: Settings
+    session: AsyncSession,
+    request: CompareRequest,
+    catalogue: Catalogue,
+    settings: Settings,
+    idempotency_key: str | None = None,
 ) -> Run:
     """Store the run, its prompts and one queued response per pair, in the caller's transaction."""
     _check_labels(request)
@@ -115,6 +127,8 @@ async def accept_run(
         contenders=[c.model_dump(mode="json", exclude_none=True) for c in contenders],
         models=sorted({c.model for c in contenders}),
         prompt_count=len(prompts),
+        idempotency_key=idempotency_key,
+        request_digest=request_digest(request),
     )
     prompt_rows = [
         {"run_id": run.id, "position": i, "key": p.key, "text": p.text}

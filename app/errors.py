@@ -42,6 +42,13 @@ class NotFoundError(ProblemError):
     title = "Not Found"
 
 
+class ConflictError(ProblemError):
+    """The request is valid but the resource's state does not allow it now."""
+
+    status_code = 409
+    title = "Conflict"
+
+
 class InvalidFieldError(ProblemError):
     """A request that parsed but names something unusable: an unknown model, say."""
 
@@ -62,6 +69,8 @@ def problem_response(
 
 def field_path(loc: tuple[int | str, ...]) -> str:
     """('body', 'models', 2, 'ContenderIn', 'template') -> 'models[2].template'."""
+    if loc[:1] == ("header",) and len(loc) > 1:
+        return str(loc[1])  # a header's name, as the caller sent it
     path = ""
     for part in loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc:
         if isinstance(part, int):

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select, tuple_
+from sqlalchemy import Select, func, insert, literal, literal_column, select, tuple_, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Prompt, Response, Run
+from app.db.models import Prompt, Response, Run, search_vector
 
 
 async def insert_run(
@@ -28,6 +28,10 @@ async def get_run(session: AsyncSession, run_id: uuid.UUID) -> Run | None:
     return await session.get(Run, run_id)
 
 
+async def get_run_by_idempotency_key(session: AsyncSession, key: str) -> Run | None:
+    return await session.scalar(select(Run).where(Run.idempotency_key == key))
+
+
 @dataclass(frozen=True)
 class RunFilters:
     statuses: Sequence[str] = ()
@@ -35,14 +39,21 @@ class RunFilters:
     tags: dict[str, str] | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    text: str | None = None
 
 
-async def list_runs(
-    session: AsyncSession,
-    filters: RunFilters,
-    limit: int,
-    after: tuple[datetime, uuid.UUID] | None,
-) -> Sequence[Run]:
+def _runs_containing(text: str) -> Any:
+    """Ids of runs with a prompt or an output matching `text`, found through the search indexes."""
+    wanted = func.websearch_to_tsquery(literal_column("'simple'::regconfig"), text)
+    return union(
+        select(Prompt.run_id).where(search_vector(Prompt.text).op("@@")(wanted)),
+        select(Response.run_id).where(search_vector(Response.output).op("@@")(wanted)),
+    )
+
+
+def runs_query(
+    filters: RunFilters, limit: int, after: tuple[datetime, uuid.UUID] | None
+) -> Select[Run]:
     """Newest first; `after` is the (created_at, id) of the last run of the previous page."""
     query = select(Run).order_by(Run.created_at.desc(), Run.id.desc()).limit(limit)
     if filters.statuses:
@@ -55,9 +66,20 @@ async def list_runs(
         query = query.where(Run.created_at >= filters.created_after)
     if filters.created_before:
         query = query.where(Run.created_at < filters.created_before)
+    if filters.text:
+        query = query.where(Run.id.in_(_runs_containing(filters.text)))
     if after is not None:
         query = query.where(tuple_(Run.created_at, Run.id) < tuple_(literal(after[0]), after[1]))
-    return (await session.scalars(query)).all()
+    return query
+
+
+async def list_runs(
+    session: AsyncSession,
+    filters: RunFilters,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> Sequence[Run]:
+    return (await session.scalars(runs_query(filters, limit, after))).all()
 
 
 async def status_counts(
