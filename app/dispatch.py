@@ -89,6 +89,20 @@ class Dispatcher:
         self._maybe_queued.update(self._specs)
         self._wake.set()
 
+    def drop_cancelled(self, run_ids: set[uuid.UUID]) -> None:
+        """Runs were cancelled: their claimed pairs not yet started end `cancelled` instead."""
+        for ready in self._ready.values():
+            keep: deque[tuple[Job, Contender]] = deque()
+            for job, contender in ready:
+                if job.run_id in run_ids:
+                    self._outcomes.put_nowait(
+                        Outcome(job.id, job.run_id, job.lease_token, status="cancelled")
+                    )
+                else:
+                    keep.append((job, contender))
+            ready.clear()
+            ready.extend(keep)
+
     async def stop(self) -> None:
         """Stop claiming, let calls in flight finish for a grace period, requeue the rest."""
         self._stopping = True
@@ -317,6 +331,12 @@ class Dispatcher:
                         connection, self._settings.max_lost_leases
                     )
                     ended = await queue.finish_runs(connection, abandoned) if abandoned else []
+                    waiting = {job.run_id for ready in self._ready.values() for job, _ in ready}
+                    if waiting:
+                        # Cancelled through another process: drop their pairs here too.
+                        self.drop_cancelled(
+                            set(await queue.cancelled_among(connection, list(waiting)))
+                        )
                 await self._finished.announce(ended)
             except Exception:
                 log.exception("renewing leases failed; trying again")

@@ -209,6 +209,7 @@ async def finish_runs(connection: AsyncConnection, run_ids: Sequence[uuid.UUID])
         .subquery()
     )
     final = case(
+        (u.cancel_requested_at.is_not(None), "cancelled"),
         (done.c.succeeded == done.c.total, "succeeded"),
         (done.c.succeeded > 0, "partial"),
         (done.c.failed > 0, "failed"),
@@ -221,6 +222,70 @@ async def finish_runs(connection: AsyncConnection, run_ids: Sequence[uuid.UUID])
         .returning(u.id)
     )
     return list(result.scalars())
+
+
+async def lock_run(connection: AsyncConnection, run_id: uuid.UUID) -> str | None:
+    """Lock the run against concurrent finishing; its status, or None if there is no such run."""
+    return await connection.scalar(select(u.status).where(u.id == run_id).with_for_update())
+
+
+async def cancel(connection: AsyncConnection, run_id: uuid.UUID) -> int:
+    """Cancel the run's queued pairs and mark it to end `cancelled`; pairs in flight still
+    finish. Call with the run locked; returns how many pairs were cancelled."""
+    await connection.execute(
+        update(runs)
+        .where(u.id == run_id, u.cancel_requested_at.is_(None))
+        .values(cancel_requested_at=func.now())
+    )
+    result = await connection.execute(
+        update(responses)
+        .where(r.run_id == run_id, r.status == "queued")
+        .values(status="cancelled", finished_at=func.now())
+    )
+    await finish_runs(connection, [run_id])
+    return result.rowcount
+
+
+async def retry_failed(connection: AsyncConnection, run_id: uuid.UUID) -> int:
+    """Queue the run's failed pairs again and reopen the run; returns how many. Call with the
+    run locked."""
+    result = await connection.execute(
+        update(responses)
+        .where(r.run_id == run_id, r.status == "failed")
+        .values(
+            status="queued",
+            output=None,
+            finish_reason=None,
+            error=None,
+            prompt_tokens=None,
+            completion_tokens=None,
+            latency_ms=None,
+            lost_leases=0,
+            started_at=None,
+            finished_at=None,
+        )
+    )
+    if result.rowcount:
+        await connection.execute(
+            update(runs)
+            .where(u.id == run_id)
+            .values(
+                status=case((u.status.in_(PENDING), u.status), else_="queued"),
+                finished_at=None,
+                cancel_requested_at=None,
+            )
+        )
+    return result.rowcount
+
+
+async def cancelled_among(
+    connection: AsyncConnection, run_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Those of `run_ids` that were asked to stop."""
+    found = await connection.scalars(
+        select(u.id).where(u.id.in_(run_ids), u.cancel_requested_at.is_not(None))
+    )
+    return list(found)
 
 
 async def contenders_of(

@@ -1,0 +1,55 @@
+"""Changing a run after it was accepted: cancel it, retry its failures, delete it."""
+
+import uuid
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db import queue
+from app.db.models import Run
+from app.errors import ConflictError, NotFoundError
+from app.runs import FINISHED_STATUSES
+from app.state import ServiceState
+
+
+async def _locked_status(connection: AsyncConnection, run_id: uuid.UUID) -> str:
+    status = await queue.lock_run(connection, run_id)
+    if status is None:
+        raise NotFoundError(f"no run with id {run_id}")
+    return status
+
+
+async def cancel(state: ServiceState, run_id: uuid.UUID) -> None:
+    """Stop the run's queued pairs; those in flight finish, then the run ends `cancelled`.
+    Cancelling a cancelled run does nothing; any other finished run is a conflict."""
+    async with state.engine.begin() as connection:
+        status = await _locked_status(connection, run_id)
+        if status == "cancelled":
+            return
+        if status in FINISHED_STATUSES:
+            raise ConflictError(f"run {run_id} already finished ({status}); nothing to cancel")
+        await queue.cancel(connection, run_id)
+    if state.dispatcher is not None:
+        state.dispatcher.drop_cancelled({run_id})
+    await state.finished.announce([run_id])
+
+
+async def retry(state: ServiceState, run_id: uuid.UUID) -> int:
+    """Queue the run's failed pairs again; returns how many (0 when none failed)."""
+    async with state.engine.begin() as connection:
+        await _locked_status(connection, run_id)
+        requeued = await queue.retry_failed(connection, run_id)
+    if requeued and state.dispatcher is not None:
+        state.dispatcher.wake()
+    return requeued
+
+
+async def delete_run(state: ServiceState, run_id: uuid.UUID) -> None:
+    """Remove a finished run with its prompts and responses."""
+    async with state.engine.begin() as connection:
+        status = await _locked_status(connection, run_id)
+        if status not in FINISHED_STATUSES:
+            raise ConflictError(
+                f"run {run_id} is {status}; cancel it first (POST /runs/{run_id}/cancel)"
+            )
+        await connection.execute(delete(Run).where(Run.id == run_id))
