@@ -48,12 +48,12 @@ def summary(run: Run, by_status: dict[str, int]) -> RunSummary:
 
 
 async def get_summary(session: AsyncSession, run_id: uuid.UUID) -> RunSummary:
-    run = await _get(session, run_id)
+    run = await get_run(session, run_id)
     counts = await runs_repo.status_counts(session, [run.id])
     return summary(run, counts[run.id])
 
 
-async def _get(session: AsyncSession, run_id: uuid.UUID) -> Run:
+async def get_run(session: AsyncSession, run_id: uuid.UUID) -> Run:
     run = await runs_repo.get_run(session, run_id)
     if run is None:
         raise NotFoundError(f"no run with id {run_id}")
@@ -131,7 +131,7 @@ async def get_detail(
     session: AsyncSession, run_id: uuid.UUID, prompt_offset: int, prompt_limit: int
 ) -> RunDetail:
     """The run with its prompts in order, each with every contender's answer side by side."""
-    run = await _get(session, run_id)
+    run = await get_run(session, run_id)
     contenders = [Contender.model_validate(c) for c in run.contenders]
     stats = await _contender_stats(session, run, contenders)
     prompts = await runs_repo.prompts_page(session, run.id, prompt_offset, prompt_limit)

@@ -2,15 +2,18 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import StreamingResponse
+from sse_starlette import EventSourceResponse
 
-from app import runs
+from app import export, run_actions, runs
 from app.api.deps import SessionDep, StateDep
 from app.db.runs import RunFilters
 from app.errors import InvalidFieldError
-from app.schemas import RunDetail, RunPage, RunStatus, problems
+from app.events import run_events
+from app.schemas import ResponseStatus, RunDetail, RunPage, RunStatus, RunSummary, problems
 from app.waiting import wait_for_run
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -30,6 +33,15 @@ def _tags(values: list[str]) -> dict[str, str]:
 async def list_runs(
     session: SessionDep,
     status: Annotated[list[RunStatus] | None, Query(description="Any of these.")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=500,
+            description="Runs whose prompts or outputs contain these words (whole words, "
+            'any case; `"a phrase"`, `or`, `-word` work as in web search).',
+        ),
+    ] = None,
     model: Annotated[str | None, Query(description="Runs that sent prompts to it.")] = None,
     tag: Annotated[
         list[str] | None, Query(description="`key:value`; repeat to require several.")
@@ -46,6 +58,7 @@ async def list_runs(
         tags=_tags(tag or []),
         created_after=created_after,
         created_before=created_before,
+        text=q,
     )
     return await runs.list_page(session, filters, limit, cursor)
 
@@ -71,3 +84,110 @@ async def get_run(
     if wait:
         await wait_for_run(state, run_id, wait)
     return await runs.get_detail(session, run_id, prompt_offset, prompt_limit)
+
+
+@router.get(
+    "/{run_id}/events",
+    summary="Progress as server-sent events",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "description": "`progress` events while the run advances, then one `end` event; "
+            "each event's data is the run summary (status and counts) as JSON.",
+            "content": {"text/event-stream": {}},
+        },
+        **problems(404, 422),
+    },
+)
+async def run_events_stream(run_id: uuid.UUID, session: SessionDep, state: StateDep) -> Any:
+    first = await runs.get_summary(session, run_id)
+    await session.close()  # the stream may last hours; it reads on sessions of its own
+    return EventSourceResponse(run_events(state, first), ping=15)
+
+
+@router.get(
+    "/{run_id}/responses",
+    summary="Export every pair",
+    description="One record per prompt x contender, streamed in prompt order, with the "
+    "columns " + ", ".join(f"`{c}`" for c in export.COLUMNS) + ".",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "One record per prompt x contender, in prompt order, streamed.",
+            "content": {"application/x-ndjson": {}, "text/csv": {}},
+        },
+        **problems(404, 422),
+    },
+)
+async def export_responses(
+    run_id: uuid.UUID,
+    session: SessionDep,
+    state: StateDep,
+    format: Annotated[export.ExportFormat, Query(description="`jsonl` or `csv`.")] = "jsonl",
+    status: Annotated[
+        list[ResponseStatus] | None, Query(description="Only pairs in any of these statuses.")
+    ] = None,
+) -> StreamingResponse:
+    run = await runs.get_run(session, run_id)
+    await session.close()
+    return StreamingResponse(
+        export.export(state.engine, run, format, status or ()),
+        media_type=export.MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="run-{run_id}.{format}"'},
+    )
+
+
+@router.post(
+    "/{run_id}/cancel",
+    response_model=RunSummary,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Stop a run",
+    responses={
+        200: {"description": "The run has ended `cancelled`.", "model": RunSummary},
+        202: {"description": "Queued pairs cancelled; pairs in flight are finishing."},
+        **problems(404, 409, 422),
+    },
+)
+async def cancel_run(
+    run_id: uuid.UUID, session: SessionDep, state: StateDep, response: Response
+) -> RunSummary:
+    """Queued pairs are cancelled at once; pairs already sent finish (their answers are kept),
+    then the run ends `cancelled`. Cancelling a cancelled run changes nothing."""
+    await run_actions.cancel(state, run_id)
+    summary = await runs.get_summary(session, run_id)
+    if summary.status in runs.FINISHED_STATUSES:
+        response.status_code = status.HTTP_200_OK
+    return summary
+
+
+@router.post(
+    "/{run_id}/retry",
+    response_model=RunSummary,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Retry the failed pairs",
+    responses={
+        200: {"description": "No pair had failed; nothing changed.", "model": RunSummary},
+        202: {"description": "The failed pairs are queued again."},
+        **problems(404, 422),
+    },
+)
+async def retry_run(
+    run_id: uuid.UUID, session: SessionDep, state: StateDep, response: Response
+) -> RunSummary:
+    """Only failed pairs are sent again; answers already given are kept."""
+    if not await run_actions.retry(state, run_id):
+        response.status_code = status.HTTP_200_OK
+    response.headers["Location"] = f"/runs/{run_id}"
+    return await runs.get_summary(session, run_id)
+
+
+@router.delete(
+    "/{run_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a finished run",
+    responses=problems(404, 409, 422),
+)
+async def delete_run(run_id: uuid.UUID, state: StateDep) -> None:
+    """Removes the run with its prompts and responses. A run still going must be cancelled
+    first."""
+    await run_actions.delete_run(state, run_id)
