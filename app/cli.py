@@ -1,13 +1,12 @@
-"""The command line: `llm-compare serve`, `llm-compare migrate`."""
+"""The command line: `serve` and `migrate` run the service; the rest talk to one over HTTP."""
 
 import asyncio
 import logging
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from app.config import get_settings
+from app.client.commands import register
 
 cli = typer.Typer(help="Compare language models side by side.", no_args_is_help=True)
 
@@ -18,6 +17,11 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Default: LLM_COMPARE_PORT or 8000")] = None,
 ) -> None:
     """Run the service (API and dispatcher). With no DATABASE_URL, on an embedded PostgreSQL."""
+    import uvicorn
+
+    from app.config import get_settings
+
+    _log_to_stderr()
     settings = get_settings()
     uvicorn.run(
         "app.main:create_app",
@@ -32,10 +36,12 @@ def serve(
 @cli.command()
 def migrate() -> None:
     """Apply the database migrations (to DATABASE_URL, or the embedded default) and exit."""
+    from app.config import get_settings
     from app.db.embedded import EmbeddedPostgres
     from app.db.engine import create_engine
     from app.db.migrate import upgrade_to_head
 
+    _log_to_stderr()
     settings = get_settings()
 
     async def run(url: str) -> None:
@@ -55,6 +61,12 @@ def migrate() -> None:
         server.stop()
 
 
-def main() -> None:
+register(cli)
+
+
+def _log_to_stderr() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+def main() -> None:
     cli()
