@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,32 @@ async def test_unknown_runs_are_404(client: httpx.AsyncClient, method: str, path
     response = await client.request(method, f"/runs/00000000-0000-4000-8000-000000000000{path}")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_cancel_from_another_process_drops_pairs_claimed_here(
+    tmp_path: Path, make_settings: Callable[..., Settings], db_url: str
+) -> None:
+    # Concurrency 1 claims two pairs: one in flight (2 s), one waiting for the slot.
+    catalogue = echo_catalogue(tmp_path, slow={"concurrency": 1, "options": {"delay_ms": 2000}})
+    async with serve(make_settings(catalogue_file=catalogue, lease_s=0.6)) as client:
+        body = {"prompts": [f"p{i}" for i in range(10)], "models": ["slow"]}
+        run_id = (await client.post("/compare", json=body)).json()["id"]
+        await _wait_until(client, run_id, lambda run: run["counts"]["running"] == 2)
+        # What POST /runs/{id}/cancel does, but from another process's connection.
+        connection = await asyncpg.connect(db_url)
+        try:
+            await connection.execute(
+                "UPDATE runs SET cancel_requested_at = now() WHERE id = $1", uuid.UUID(run_id)
+            )
+            await connection.execute(
+                "UPDATE responses SET status = 'cancelled' WHERE run_id = $1 AND status = 'queued'",
+                uuid.UUID(run_id),
+            )
+        finally:
+            await connection.close()
+        # The lease loop (every 0.2 s) finds the cancel and drops the waiting pair.
+        run = await _wait_until(client, run_id, lambda run: run["counts"]["cancelled"] == 9)
+        assert run["counts"]["running"] == 1
+        run = (await client.get(f"/runs/{run_id}", params={"wait": 5})).json()
+        assert run["status"] == "cancelled"
+        assert run["counts"]["succeeded"] == 1
