@@ -17,7 +17,7 @@ def _from_scripts_block() -> str:
     section = README.read_text().split("## From scripts", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)
     assert len(blocks) == 1
-    return blocks[0]
+    return str(blocks[0])
 
 
 def test_the_from_scripts_section_runs_as_written(db_url: str, tmp_path: Path) -> None:
