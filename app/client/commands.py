@@ -42,7 +42,11 @@ out = Console(width=None if sys.stdout.isatty() else 160)
 @contextmanager
 def _service(url: str) -> Iterator[Service]:
     """The service, with its errors turned into one line on stderr and an exit code."""
-    service = Service(url or DEFAULT_URL)
+    retries = os.environ.get("LLM_COMPARE_RETRIES", "4")
+    if not retries.isdigit():
+        err.print(f"error: LLM_COMPARE_RETRIES={retries!r} is not a whole number", markup=False)
+        raise typer.Exit(EXIT_REFUSED)
+    service = Service(url or DEFAULT_URL, attempts=1 + int(retries))
     try:
         yield service
     except ServiceError as exc:

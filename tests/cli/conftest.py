@@ -6,7 +6,6 @@ import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -36,11 +35,13 @@ class Live:
     url: str
     api: httpx.Client
 
-    def cli(self, *args: str, stdin: bytes | None = None, cwd: Path | None = None) -> Result:
+    def cli(
+        self, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+    ) -> Result:
         """Run `llm-compare ARGS` against the live service, as a script would."""
-        env = {**os.environ, "LLM_COMPARE_URL": self.url, "COLUMNS": "200"}
+        env = {**os.environ, "LLM_COMPARE_URL": self.url, "COLUMNS": "200", **(env or {})}
         done = subprocess.run(
-            [LLM_COMPARE, *args], input=stdin, capture_output=True, env=env, cwd=cwd, timeout=120
+            [LLM_COMPARE, *args], input=stdin, capture_output=True, env=env, timeout=120
         )
         return Result(done.returncode, done.stdout.decode(), done.stderr.decode())
 

@@ -248,6 +248,6 @@ def test_a_refused_request_names_the_field_and_exits_2(live: Live, tmp_path: Pat
 def test_an_unreachable_service_exits_3(live: Live, tmp_path: Path) -> None:
     path = tmp_path / "prompts.txt"
     path.write_text("hello\n")
-    result = live.cli("runs", "--url", "http://127.0.0.1:9")
+    result = live.cli("runs", "--url", "http://127.0.0.1:9", env={"LLM_COMPARE_RETRIES": "1"})
     assert result.code == 3
     assert "cannot reach the service at http://127.0.0.1:9" in result.stderr
