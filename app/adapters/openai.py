@@ -61,8 +61,35 @@ def request_params(params: GenerationParams) -> dict[str, Any]:
     return {name: value for name, value in mapped.items() if value is not None}
 
 
-def _malformed(url: str, problem: str) -> ProviderError:
-    return ProviderError(f"malformed response from {url}: {problem}", transient=False)
+def _malformed(source: str, problem: str) -> ProviderError:
+    return ProviderError(f"malformed response from {source}: {problem}", transient=False)
+
+
+def generation_from(data: Any, chat: bool, source: str) -> Generation:
+    """An OpenAI-shaped completion, from an HTTP endpoint or llama.cpp in-process, as a
+    `Generation`; `chat` says whether it answers messages (else a text prompt)."""
+    try:
+        completion = _Completion.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "body"
+        raise _malformed(source, f"{where}: {first['msg']}") from None
+    choice = completion.choices[0]
+    if chat:
+        if choice.message is None:
+            raise _malformed(source, "choices[0].message is missing")
+        output = choice.message.content or ""
+    else:
+        if choice.text is None:
+            raise _malformed(source, "choices[0].text is missing")
+        output = choice.text
+    usage = completion.usage or _Usage()
+    return Generation(
+        output=output,
+        finish_reason=FINISH_REASONS.get(choice.finish_reason or ""),
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+    )
 
 
 class OpenAIAdapter:
@@ -96,28 +123,7 @@ class OpenAIAdapter:
     async def generate(self, request: GenerationRequest) -> Generation:
         url, body = self.request_body(request)
         data = await self._http.post_json(url, body)
-        try:
-            completion = _Completion.model_validate(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(map(str, first["loc"])) or "body"
-            raise _malformed(url, f"{where}: {first['msg']}") from None
-        choice = completion.choices[0]
-        if "messages" in body:
-            if choice.message is None:
-                raise _malformed(url, "choices[0].message is missing")
-            output = choice.message.content or ""
-        else:
-            if choice.text is None:
-                raise _malformed(url, "choices[0].text is missing")
-            output = choice.text
-        usage = completion.usage or _Usage()
-        return Generation(
-            output=output,
-            finish_reason=FINISH_REASONS.get(choice.finish_reason or ""),
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-        )
+        return generation_from(data, chat="messages" in body, source=url)
 
     async def aclose(self) -> None:
         await self._http.aclose()
