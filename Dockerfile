@@ -1,18 +1,36 @@
 # llm-compare: the API and its dispatcher in one slim, non-root image.
+# `--build-arg LOCAL_MODELS=1` adds the two offline models (README, "Local models"): llama.cpp
+# is compiled in the build stage (several minutes) and the image grows by about 400 MB.
+ARG LOCAL_MODELS=0
+
 FROM python:3.11-slim AS build
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+ARG LOCAL_MODELS
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PATH=/opt/venv/bin:$PATH
+RUN if [ "$LOCAL_MODELS" = 1 ]; then \
+      apt-get update && apt-get install -y --no-install-recommends build-essential cmake \
+      && rm -rf /var/lib/apt/lists/*; \
+    fi
 WORKDIR /src
 COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
 COPY migrations ./migrations
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install .
+COPY scripts ./scripts
+RUN python -m venv /opt/venv \
+    && if [ "$LOCAL_MODELS" = 1 ]; then bash scripts/install-local.sh .[local]; \
+       else pip install .; fi
 
 FROM python:3.11-slim
+ARG LOCAL_MODELS
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     LLM_COMPARE_HOST=0.0.0.0 \
     LLM_COMPARE_PORT=8000 \
     LLM_COMPARE_DATA_DIR=/data
+# llama.cpp's threads need the OpenMP runtime.
+RUN if [ "$LOCAL_MODELS" = 1 ]; then \
+      apt-get update && apt-get install -y --no-install-recommends libgomp1 \
+      && rm -rf /var/lib/apt/lists/*; \
+    fi
 RUN useradd --system --uid 10001 --home-dir /data --create-home llmc
 COPY --from=build /opt/venv /opt/venv
 USER llmc
