@@ -141,6 +141,11 @@ class Catalogue:
                     GgufOptions.model_validate(spec.options)
                 except ValidationError as exc:
                     raise CatalogueError(f"model {spec.name}: local options: {exc}") from exc
+                if (spec.concurrency or 1) != 1:
+                    raise CatalogueError(
+                        f"model {spec.name}: concurrency must be 1: a local model generates "
+                        "one answer at a time (give it more threads with options.n_threads)"
+                    )
             self._models[spec.name] = spec  # later entries (the file) override defaults
 
     @classmethod
@@ -157,6 +162,9 @@ class Catalogue:
         return self._models.get(name)
 
     def concurrency(self, spec: ModelSpec) -> int:
+        if spec.adapter == "local":
+            # More in flight would only wait in front of the model, with their timeouts running.
+            return 1
         return spec.concurrency or self._settings.default_concurrency
 
     def unavailable_reason(self, spec: ModelSpec) -> str | None:

@@ -15,3 +15,8 @@ PROVIDER_LATENCY = Histogram(
     ["model"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )
+LOCAL_ABANDONED = Counter(
+    "llm_compare_local_abandoned_total",
+    "Local generations stopped early because their call timed out or was cancelled.",
+    ["model"],
+)

@@ -2,15 +2,18 @@
 
 Each model gets one worker thread. The model is loaded there on first use and generations
 run there one at a time: a llama.cpp context is not thread-safe, and one generation already
-uses every core it is given. The event loop only waits.
+uses every core it is given. The event loop only waits. A text generation whose call times out
+or is cancelled stops at its next token instead of holding the model for the next one.
 """
 
 import asyncio
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from app import metrics
 from app.adapters.base import Generation, GenerationRequest, ProviderError
 from app.adapters.gguf import GgufOptions
 from app.adapters.openai import generation_from, request_params
@@ -57,17 +60,27 @@ class LocalAdapter:
                 transient=False,
             )
 
-    def _generate(self, request: GenerationRequest) -> Generation:
+    def _generate(self, request: GenerationRequest, abandoned: threading.Event) -> Generation:
+        if abandoned.is_set():
+            raise ProviderError("abandoned before it started", transient=True)
         try:
             llama = self._load()
             params = request_params(request.params)
             params.setdefault("max_tokens", DEFAULT_MAX_NEW_TOKENS)
             if request.messages is not None:
+                # llama-cpp-python's chat call takes no stopping criteria: it runs to its end.
                 messages = [m.model_dump() for m in request.messages]
                 data = llama.create_chat_completion(messages=messages, **params)
             else:
+                from llama_cpp import StoppingCriteriaList
+
                 self._check_fits(llama, request.prompt or "")
-                data = llama.create_completion(request.prompt or "", **params)
+                stop_if = StoppingCriteriaList([lambda _ids, _logits: abandoned.is_set()])
+                data = llama.create_completion(
+                    request.prompt or "", stopping_criteria=stop_if, **params
+                )
+                if abandoned.is_set() and data["usage"]["completion_tokens"] < params["max_tokens"]:
+                    metrics.LOCAL_ABANDONED.labels(self._name).inc()
         except ProviderError:
             raise
         except Exception as exc:  # a load or generation failure will not go away by retrying
@@ -76,7 +89,12 @@ class LocalAdapter:
 
     async def generate(self, request: GenerationRequest) -> Generation:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._worker, self._generate, request)
+        abandoned = threading.Event()
+        try:
+            return await loop.run_in_executor(self._worker, self._generate, request, abandoned)
+        except asyncio.CancelledError:  # a timeout, a cancelled run, a shutdown
+            abandoned.set()
+            raise
 
     async def aclose(self) -> None:
         # Off the event loop: a generation in progress finishes first.

@@ -2,6 +2,7 @@
 loaded by llama.cpp from the GGUF files installed packages carry. Greedy decoding and few
 tokens, so the tests are fast and their outputs stable; they assert on structure."""
 
+import asyncio
 import json
 import re
 import subprocess
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from app.adapters.base import ChatMessage, GenerationParams, GenerationRequest, ProviderError
 from app.adapters.gguf import GgufOptions
@@ -223,3 +225,28 @@ async def test_sampling_follows_temperature_and_seed(adapters: dict[str, LocalAd
     outputs = [(await adapters[INSTRUCT].generate(sampled(seed))).output for seed in (1, 1, 2, 3)]
     assert outputs[0] == outputs[1]  # the same seed, the same sample
     assert len(set(outputs[1:])) > 1  # other seeds, other samples
+
+
+async def test_a_text_generation_whose_call_times_out_stops_instead_of_holding_the_model(
+    adapters: dict[str, LocalAdapter],
+) -> None:
+    def abandoned() -> float:
+        labels = {"model": BASE}
+        return REGISTRY.get_sample_value("llm_compare_local_abandoned_total", labels) or 0.0
+
+    before = abandoned()
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.5):  # Gemma would loop for all 1,500 tokens
+            await adapters[BASE].generate(_request(DOG, max_new_tokens=1500))
+    answer = await adapters[BASE].generate(_request(DOG, max_new_tokens=8))
+    assert answer.completion_tokens == 8
+    assert abandoned() == before + 1
+
+
+def test_a_local_model_runs_one_generation_at_a_time() -> None:
+    settings = IsolatedSettings(default_concurrency=64)
+    spec = ModelSpec(name="m", adapter="local", upstream="m", options={"path": "/a.gguf"})
+    assert Catalogue([spec], settings).concurrency(spec) == 1
+    crowded = spec.model_copy(update={"concurrency": 4})
+    with pytest.raises(CatalogueError, match="concurrency must be 1"):
+        Catalogue([crowded], settings)
