@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Body, Header, Query, Response, status
 from sqlalchemy.exc import IntegrityError
 
 from app import compare, runs
@@ -11,7 +11,7 @@ from app.db import runs as runs_repo
 from app.db.engine import transaction
 from app.db.models import Run
 from app.errors import InvalidFieldError
-from app.schemas import CompareRequest, RunSummary, problems
+from app.schemas import COMPARE_EXAMPLES, CompareRequest, RunSummary, problems
 from app.state import ServiceState
 from app.waiting import wait_for_run
 
@@ -66,7 +66,7 @@ async def _accept(state: ServiceState, body: CompareRequest, key: str | None) ->
     },
 )
 async def create_comparison(
-    body: CompareRequest,
+    body: Annotated[CompareRequest, Body(openapi_examples=COMPARE_EXAMPLES)],
     state: StateDep,
     response: Response,
     wait: Annotated[

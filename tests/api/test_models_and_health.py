@@ -35,6 +35,22 @@ async def test_openapi_documents_the_classic_example(client: httpx.AsyncClient) 
     assert "meta-llama/Llama-2-7b-chat-hf" in example["models"]
 
 
+async def test_the_docs_examples_name_catalogue_models_and_the_keyless_ones_run(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    body = spec["paths"]["/compare"]["post"]["requestBody"]["content"]["application/json"]
+    examples = {name: example["value"] for name, example in body["examples"].items()}
+    assert set(examples) == {"classic", "offline", "echo"}
+    catalogue = {m["name"] for m in (await client.get("/models")).json()}
+    for example in examples.values():
+        named = {m if isinstance(m, str) else m["model"] for m in example["models"]}
+        assert named <= catalogue
+    done = await client.post("/compare", params={"wait": 10}, json=examples["echo"])
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "succeeded"
+
+
 async def test_openapi_documents_problem_details(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     compare = spec["paths"]["/compare"]["post"]["responses"]
