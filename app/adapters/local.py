@@ -52,7 +52,7 @@ class LocalAdapter:
     def _check_fits(self, llama: Any, prompt: str) -> None:
         # llama.cpp's own failure for an overlong prompt is an obscure numpy error.
         tokens = len(llama.tokenize(prompt.encode(), add_bos=True, special=True))
-        room = min(llama.n_ctx(), self._options.n_ctx)
+        room = llama.n_ctx()
         if tokens >= room:
             raise ProviderError(
                 f"the prompt is {tokens} tokens; model {self._name} holds {room} "
