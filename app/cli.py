@@ -20,17 +20,21 @@ def serve(
     import uvicorn
 
     from app.config import get_settings
+    from app.main import create_app
+    from app.server import GracefulServer
 
     _log_to_stderr()
     settings = get_settings()
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
+        # Waiting requests answer as soon as the stop begins; this only bounds the rest.
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_s)),
     )
+    GracefulServer(config, app, settings.shutdown_grace_s).run()
 
 
 @cli.command()

@@ -32,7 +32,22 @@ class Settings(BaseSettings):
     migrate_on_start: bool = Field(
         default=True, description="Apply Alembic migrations when the service starts."
     )
-    db_pool_size: int = Field(default=10, ge=1, description="Connections kept per process.")
+    db_pool_size: int = Field(
+        default=10, ge=1, description="The API's database connections per process."
+    )
+    db_pool_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long a request waits for a free connection before a 503.",
+    )
+    statement_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest database statement an API request may run (not the dispatcher's).",
+    )
+    dispatch_pool_size: int = Field(
+        default=4, ge=2, description="The dispatcher's own database connections per process."
+    )
 
     # Models
     catalogue_file: Path | None = Field(
@@ -86,6 +101,11 @@ class Settings(BaseSettings):
     write_batch_size: int = Field(default=512, ge=1, description="Results written per query.")
     write_interval_s: float = Field(
         default=0.02, ge=0, description="How long results gather before one batched write."
+    )
+    stall_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="`/readyz` fails when a dispatcher loop made no progress for this long.",
     )
     shutdown_grace_s: float = Field(
         default=10.0,

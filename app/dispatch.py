@@ -28,7 +28,7 @@ from app.adapters.registry import AdapterRegistry
 from app.catalogue import Catalogue, ModelSpec
 from app.config import Settings
 from app.db import queue
-from app.db.queue import Job, Outcome
+from app.db.queue import CallMade, Job, Outcome
 from app.notify import RunFinishedSignal
 from app.schemas import Contender
 from app.templates import RenderedPrompt
@@ -36,6 +36,9 @@ from app.templates import RenderedPrompt
 log = logging.getLogger(__name__)
 
 _CONTENDER_CACHE_RUNS = 1024
+# After the grace for calls in flight, how long writing their answers and releasing the rest
+# may take before they are left to their leases.
+_FINAL_WRITE_S = 3.0
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -65,12 +68,17 @@ class Dispatcher:
         self._ready: dict[str, deque[tuple[Job, Contender]]] = defaultdict(deque)
         self._maybe_queued: set[str] = set(self._specs)
         self._wake = asyncio.Event()
-        self._outcomes: asyncio.Queue[Outcome | None] = asyncio.Queue()
+        self._outcomes: asyncio.Queue[Outcome | CallMade | None] = asyncio.Queue()
         self._unwritten: Counter[uuid.UUID] = Counter()  # pairs per lease token not yet written
         self._contenders: OrderedDict[uuid.UUID, list[Contender]] = OrderedDict()
         self._pairs: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._stop_began = 0.0
+        # Progress of each loop, for readiness: when each last went round, and since when the
+        # writer has held answers it has not written.
+        self._beats: dict[str, float] = {}
+        self._writing_since: float | None = None
         self._backoff = wait_exponential_jitter(
             multiplier=settings.retry_initial_s,
             jitter=settings.retry_initial_s,
@@ -84,6 +92,27 @@ class Dispatcher:
             asyncio.create_task(self._lease_loop(), name="dispatch-leases"),
         ]
 
+    def stalled(self) -> list[str]:
+        """The loops that stopped, or made no progress for `LLM_COMPARE_STALL_TIMEOUT_S` past
+        their own period; empty while the dispatcher works."""
+        now, patience = time.monotonic(), self._settings.stall_timeout_s
+        periods = {
+            "dispatch-claims": self._settings.poll_interval_s,
+            "dispatch-leases": self._settings.lease_s / 3,
+        }
+        late = []
+        for task in self._loops:
+            name = task.get_name()
+            if task.done() or now - self._beats.get(name, now) > periods[name] + patience:
+                late.append(name)
+        writing_since = self._writing_since
+        if self._writer.done() or (writing_since is not None and now - writing_since > patience):
+            late.append("dispatch-writer")
+        return [] if self._stopping else late
+
+    def _beat(self, loop: str) -> None:
+        self._beats[loop] = time.monotonic()
+
     def wake(self) -> None:
         """New work was queued: look for it now rather than at the next poll."""
         self._maybe_queued.update(self._specs)
@@ -96,31 +125,48 @@ class Dispatcher:
             for job, contender in ready:
                 if job.run_id in run_ids:
                     self._outcomes.put_nowait(
-                        Outcome(job.id, job.run_id, job.lease_token, status="cancelled")
+                        Outcome(
+                            job.id, job.run_id, job.lease_token, status="cancelled", called=False
+                        )
                     )
                 else:
                     keep.append((job, contender))
             ready.clear()
             ready.extend(keep)
 
+    def begin_stop(self) -> None:
+        """Stop claiming now; calls in flight go on. The service calls this as soon as it is
+        asked to stop, so they use the grace while open requests drain."""
+        if not self._stopping:
+            self._stopping = True
+            self._stop_began = time.monotonic()
+            for task in self._loops:
+                task.cancel()
+
     async def stop(self) -> None:
-        """Stop claiming, let calls in flight finish for a grace period, requeue the rest."""
-        self._stopping = True
-        for task in self._loops:
-            task.cancel()
+        """Stop claiming, let calls in flight finish within the grace period (counted from
+        `begin_stop`), write their answers, and put what is left back in the queue. Bounded:
+        a stuck database cannot hold the process; unwritten pairs then return by their lease."""
+        self.begin_stop()
         await asyncio.gather(*self._loops, return_exceptions=True)
+        grace_left = self._stop_began + self._settings.shutdown_grace_s - time.monotonic()
         if self._pairs:
-            await asyncio.wait(self._pairs, timeout=self._settings.shutdown_grace_s)
+            await asyncio.wait(self._pairs, timeout=max(0.0, grace_left))
         for task in self._pairs:
             task.cancel()
         await asyncio.gather(*self._pairs, return_exceptions=True)
         self._outcomes.put_nowait(None)
-        await self._writer
         try:
-            async with self._engine.begin() as connection:
-                await queue.release(connection, list(self._unwritten))
-        except SQLAlchemyError:
-            log.warning("could not release claims on stop; they return when their lease ends")
+            async with asyncio.timeout(_FINAL_WRITE_S):
+                await asyncio.shield(self._writer)
+                uncalled = [job.id for ready in self._ready.values() for job, _ in ready]
+                async with self._engine.begin() as connection:
+                    await queue.release(connection, list(self._unwritten), uncalled)
+        except (TimeoutError, SQLAlchemyError, OSError):
+            self._writer.cancel()
+            log.warning(
+                "could not write or release every claim on stop; they return when their lease ends"
+            )
 
     # Claiming
 
@@ -136,6 +182,7 @@ class Dispatcher:
 
     async def _claim_loop(self) -> None:
         while True:
+            self._beat("dispatch-claims")
             self._wake.clear()
             try:
                 more = await self._claim_once()
@@ -211,6 +258,8 @@ class Dispatcher:
             stop=stop_after_attempt(self._settings.max_attempts),
             wait=self._wait,
             retry=retry_if_exception(_is_transient),
+            # Counted before the backoff, so it is stored before the retry is made.
+            before_sleep=lambda _: self._outcomes.put_nowait(CallMade(job.id, job.lease_token)),
             reraise=True,
         )
         fields: dict[str, Any]
@@ -235,11 +284,8 @@ class Dispatcher:
             self._start_ready(spec)
             if self._worth_claiming(spec.name):
                 self._wake.set()
-        calls = retrying.statistics.get("attempt_number", 0)
         self._outcomes.put_nowait(
-            Outcome(
-                id=job.id, run_id=job.run_id, lease_token=job.lease_token, attempts=calls, **fields
-            )
+            Outcome(id=job.id, run_id=job.run_id, lease_token=job.lease_token, **fields)
         )
 
     def _wait(self, state: RetryCallState) -> float:
@@ -286,7 +332,9 @@ class Dispatcher:
 
     async def _write_loop(self) -> None:
         while True:
+            self._writing_since = None
             first = await self._outcomes.get()
+            self._writing_since = time.monotonic()
             if first is None:
                 return
             await asyncio.sleep(self._settings.write_interval_s)  # let a batch gather
@@ -301,28 +349,31 @@ class Dispatcher:
             if stop:
                 return
 
-    async def _flush(self, batch: list[Outcome]) -> None:
+    async def _flush(self, batch: list[Outcome | CallMade]) -> None:
+        outcomes = [item for item in batch if isinstance(item, Outcome)]
+        calls = [item for item in batch if isinstance(item, CallMade)]
         while True:
             try:
                 async with self._engine.begin() as connection:
-                    await queue.record(connection, batch)
-                    ended = await queue.finish_runs(connection, list({o.run_id for o in batch}))
+                    await queue.record(connection, outcomes, calls)
+                    ended = await queue.finish_runs(connection, list({o.run_id for o in outcomes}))
                 break
             except Exception:
                 # Keep the answers: the leases are renewed meanwhile, so no one else takes them.
                 log.exception("writing %d results failed; retrying", len(batch))
                 await asyncio.sleep(1.0)
-        for outcome in batch:
+        for outcome in outcomes:
             self._unwritten[outcome.lease_token] -= 1
             if self._unwritten[outcome.lease_token] <= 0:
                 del self._unwritten[outcome.lease_token]
             metrics.PAIRS_FINISHED.labels(outcome.status).inc()
-        await self._finished.announce(ended)
+        self._finished.announce(ended)
 
     # Leases
 
     async def _lease_loop(self) -> None:
         while True:
+            self._beat("dispatch-leases")
             await asyncio.sleep(self._settings.lease_s / 3)
             try:
                 async with self._engine.begin() as connection:
@@ -337,6 +388,6 @@ class Dispatcher:
                         self.drop_cancelled(
                             set(await queue.cancelled_among(connection, list(waiting)))
                         )
-                await self._finished.announce(ended)
+                self._finished.announce(ended)
             except Exception:
                 log.exception("renewing leases failed; trying again")

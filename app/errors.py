@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -59,6 +60,42 @@ class InvalidFieldError(ProblemError):
 class PayloadTooLargeError(ProblemError):
     status_code = 413
     title = "Content Too Large"
+
+
+class UnavailableError(ProblemError):
+    """The database cannot answer now; the caller should try again after `RETRY_AFTER_S`."""
+
+    status_code = 503
+    title = "Service Unavailable"
+
+
+RETRY_AFTER_S = 5
+
+# SQLSTATE classes and codes that mean "not now" rather than "never": connection exceptions,
+# too many connections, the server shutting down or starting, a statement timeout.
+_UNAVAILABLE_CLASSES = ("08", "53")
+_UNAVAILABLE_CODES = frozenset({"57P01", "57P02", "57P03", "57014"})
+
+
+def database_unavailable(exc: Exception) -> str | None:
+    """Why `exc` means the database cannot answer now, or None if it is some other error."""
+    if isinstance(exc, sqlalchemy.exc.TimeoutError):
+        return "every database connection is busy"
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        if sqlstate == "57014":
+            return "the database took too long to answer"
+        if (
+            exc.connection_invalidated
+            or sqlstate.startswith(_UNAVAILABLE_CLASSES)
+            or sqlstate in _UNAVAILABLE_CODES
+            or isinstance(exc, sqlalchemy.exc.InterfaceError)
+        ):
+            return "the database cannot be reached"
+        return None
+    if isinstance(exc, OSError):  # asyncpg's connect: refused, unreachable, timed out
+        return "the database cannot be reached"
+    return None
 
 
 def problem_response(
@@ -117,6 +154,16 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, body, headers=exc.headers)
 
 
+async def _database(request: Request, exc: Exception) -> JSONResponse:
+    """503 with Retry-After while the database cannot answer; other errors are bugs."""
+    reason = database_unavailable(exc)
+    if reason is None:
+        return await _unexpected(request, exc)
+    log.warning("answered 503: %s (%s: %s)", reason, type(exc).__name__, exc)
+    problem = UnavailableError(f"{reason}; try again in a few seconds")
+    return problem_response(503, problem.problem(), headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     body = {
@@ -139,4 +186,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    # Registered by class, not left to the catch-all: that one re-raises after answering,
+    # which closes the connection.
+    app.add_exception_handler(sqlalchemy.exc.SQLAlchemyError, _database)
+    app.add_exception_handler(OSError, _database)
     app.add_exception_handler(Exception, _unexpected)

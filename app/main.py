@@ -56,7 +56,13 @@ def _settle_heap() -> None:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     async with AsyncExitStack() as stack:
-        engine = create_engine(await _database_url(settings, stack), settings.db_pool_size)
+        url = await _database_url(settings, stack)
+        engine = create_engine(
+            url,
+            settings.db_pool_size,
+            pool_timeout_s=settings.db_pool_timeout_s,
+            statement_timeout_s=settings.statement_timeout_s,
+        )
         stack.push_async_callback(engine.dispose)
         if settings.migrate_on_start:
             await upgrade_to_head(engine)
@@ -67,12 +73,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         finished = RunFinishedSignal()
         dispatcher = None
         if settings.dispatcher_enabled:
-            dispatcher = Dispatcher(engine, catalogue, adapters, settings, finished)
+            # A pool of its own: API requests that exhaust theirs must not stop its writes.
+            dispatch_engine = create_engine(url, settings.dispatch_pool_size, max_overflow=0)
+            stack.push_async_callback(dispatch_engine.dispose)
+            dispatcher = Dispatcher(dispatch_engine, catalogue, adapters, settings, finished)
             await dispatcher.start()
             stack.push_async_callback(dispatcher.stop)
-        app.state.service = ServiceState(
-            settings, engine, sessions, catalogue, finished, dispatcher
-        )
+        service = ServiceState(settings, engine, sessions, catalogue, finished, dispatcher)
+        stack.callback(service.begin_shutdown)  # first thing on the way out
+        app.state.service = service
         _settle_heap()
         log.info("llm-compare ready: %d models in the catalogue", len(list(catalogue)))
         yield

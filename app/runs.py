@@ -78,6 +78,12 @@ async def list_page(
     session: AsyncSession, filters: runs_repo.RunFilters, limit: int, cursor: str | None
 ) -> RunPage:
     after = decode_cursor(cursor) if cursor else None
+    if filters.text is not None and not await runs_repo.is_searchable(session, filters.text):
+        raise InvalidFieldError(
+            "the search needs a word to find, not only words to leave out (`-word`), "
+            "in every alternative of an `or`",
+            field="q",
+        )
     runs = await runs_repo.list_runs(session, filters, limit + 1, after)
     page, more = runs[:limit], len(runs) > limit
     counts = await runs_repo.status_counts(session, [run.id for run in page])

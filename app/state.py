@@ -18,3 +18,10 @@ class ServiceState:
     catalogue: Catalogue
     finished: RunFinishedSignal
     dispatcher: Dispatcher | None
+
+    def begin_shutdown(self) -> None:
+        """The service was asked to stop: waiting requests and progress streams answer now,
+        and the dispatcher stops claiming while its calls in flight finish."""
+        self.finished.close()
+        if self.dispatcher is not None:
+            self.dispatcher.begin_stop()

@@ -60,12 +60,12 @@ class ServiceProcess:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(10)
 
-    def stop(self) -> int:
-        """SIGTERM and wait: the clean shutdown path."""
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM and wait up to `timeout` seconds: the clean shutdown path."""
         assert self.process is not None
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            return self.process.wait(30)
+            return self.process.wait(timeout)
         return self.process.returncode
 
     def __enter__(self) -> "ServiceProcess":

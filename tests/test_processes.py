@@ -63,7 +63,7 @@ async def _pair_rows(db_url: str, run_id: str) -> list[asyncpg.Record]:
     connection = await asyncpg.connect(db_url)
     try:
         return await connection.fetch(
-            "SELECT r.prompt_position, r.contender_index, r.status, r.output, p.text"
+            "SELECT r.prompt_position, r.contender_index, r.status, r.output, r.attempts, p.text"
             " FROM responses r JOIN prompts p"
             " ON p.run_id = r.run_id AND p.position = r.prompt_position"
             " WHERE r.run_id = $1",
@@ -131,6 +131,11 @@ async def test_sigkill_mid_run_then_restart_completes_every_pair_once(
     assert asked_again <= held_at_kill
     assert max(asked.values()) <= 2
     assert asked_before_restart < sum(asked.values())
+    # Calls are counted when they are made, so the killed process's calls are not lost with
+    # it; a pair it claimed without calling may count one more than were made.
+    for row in rows:
+        made = asked[(MODELS[row["contender_index"]], row["text"])]
+        assert made <= row["attempts"] <= made + 1, (row, made)
 
 
 async def test_two_processes_share_a_run_without_doing_a_pair_twice(

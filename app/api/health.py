@@ -21,7 +21,7 @@ async def healthz() -> Health:
 @router.get(
     "/readyz",
     response_model=Health,
-    summary="The database is reachable and migrated",
+    summary="The database is reachable and migrated, and the dispatcher makes progress",
     responses={503: {"model": Health}},
 )
 async def readyz(state: StateDep) -> Health | JSONResponse:
@@ -33,6 +33,9 @@ async def readyz(state: StateDep) -> Health | JSONResponse:
         body = Health(status="unavailable", detail={"database": type(exc).__name__})
         return JSONResponse(body.model_dump(), status_code=503)
     heads = head_revisions()
+    if state.dispatcher is not None and (stalled := state.dispatcher.stalled()):
+        body = Health(status="unavailable", detail={"dispatcher": {"stalled": stalled}})
+        return JSONResponse(body.model_dump(), status_code=503)
     if current != heads:
         body = Health(
             status="unavailable",

@@ -1,15 +1,22 @@
 """Engine and sessions: one async engine per process, one session per unit of work."""
 
-from collections.abc import AsyncIterator
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+_CONNECT_TIMEOUT_S = 5.0
 
 
 def async_url(url: str) -> str:
@@ -22,9 +29,27 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str,
+    pool_size: int = 10,
+    *,
+    max_overflow: int | None = None,
+    pool_timeout_s: float = 30.0,
+    statement_timeout_s: float | None = None,
+) -> AsyncEngine:
+    """An engine with `pool_size` connections (plus as many again in overflow unless
+    `max_overflow` says), a bounded wait for one, and optionally a statement timeout."""
+    server_settings = {"application_name": "llm-compare"}
+    if statement_timeout_s:
+        server_settings["statement_timeout"] = str(round(statement_timeout_s * 1000))
     return create_async_engine(
-        async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
+        pool_timeout=pool_timeout_s,
+        pool_pre_ping=True,
+        # A database that does not answer at all must not hold a request for asyncpg's 60 s.
+        connect_args={"server_settings": server_settings, "timeout": _CONNECT_TIMEOUT_S},
     )
 
 
@@ -39,3 +64,29 @@ async def transaction(
     """A session whose work commits on success and rolls back on error."""
     async with sessions() as session, session.begin():
         yield session
+
+
+# deadlock_detected, serialization_failure: the transaction did nothing; running it again works.
+_CONFLICTS = frozenset({"40P01", "40001"})
+_CONFLICT_ATTEMPTS = 5
+
+T = TypeVar("T")
+
+
+def is_conflict(exc: DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in _CONFLICTS
+
+
+async def in_transaction(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """`work` in a transaction of its own, run again if PostgreSQL aborted it for a deadlock or
+    a serialization failure. Lock order rules out deadlocks among our own statements; this is
+    the safety net for orders no one foresaw."""
+    for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
+        try:
+            async with engine.begin() as connection:
+                return await work(connection)
+        except DBAPIError as exc:
+            if not is_conflict(exc) or attempt == _CONFLICT_ATTEMPTS:
+                raise
+            await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
+    raise AssertionError("unreachable")  # pragma: no cover

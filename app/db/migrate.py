@@ -35,6 +35,8 @@ def head_revisions() -> set[str]:
 async def upgrade_to_head(engine: AsyncEngine) -> None:
     """Migrate to head; concurrent starters wait on an advisory lock instead of racing."""
     async with engine.begin() as connection:
+        # A migration may rewrite large tables; the API's statement timeout is not for it.
+        await connection.execute(text("SET LOCAL statement_timeout = 0"))
         await connection.execute(text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_ID})"))
         await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
 

@@ -4,15 +4,20 @@ Every claim stamps the rows with a fresh lease token; only the holder of the tok
 the result, so a worker that lost its lease (paused, partitioned) can never overwrite the
 answer of the worker that took the row over. These run as Core statements on a connection:
 this is the dispatcher's hot path, and it needs no ORM identity map.
+
+Lock order, everywhere: a run's response rows first, then the run row, and several runs in id
+order. Claims cannot do otherwise (they find their runs through the pairs they take), so
+cancel, retry and delete follow them; two orders would deadlock.
 """
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, case, exists, func, select, update
+from sqlalchemy import Table, bindparam, case, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.models import Response, Run
@@ -22,6 +27,7 @@ runs: Table = Run.__table__  # type: ignore[assignment]
 r, u = responses.c, runs.c
 
 PENDING = ("queued", "running")
+FINISHED = ("succeeded", "partial", "failed", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +38,7 @@ class Job:
     run_id: uuid.UUID
     contender_index: int
     rendered_prompt: str
-    attempts: int
+    attempts: int  # calls made for this pair before this claim
     lease_token: uuid.UUID
 
 
@@ -50,7 +56,16 @@ class Outcome:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     latency_ms: float | None = None
-    attempts: int = 0
+    called: bool = True  # False: dropped before its first call, which the claim counted
+
+
+@dataclass(frozen=True, slots=True)
+class CallMade:
+    """A call after the first for a pair (a retry), to count in `attempts`. Its writer stores
+    it during the backoff before the call, so a process killed mid-pair leaves it counted."""
+
+    id: int
+    lease_token: uuid.UUID
 
 
 async def claim(connection: AsyncConnection, model: str, limit: int, lease_s: float) -> list[Job]:
@@ -71,19 +86,26 @@ async def claim(connection: AsyncConnection, model: str, limit: int, lease_s: fl
             lease_token=token,
             lease_expires_at=func.now() + timedelta(seconds=lease_s),
             started_at=func.coalesce(r.started_at, func.now()),
+            # The first call is counted now, before it is made: a process killed during the
+            # call cannot leave it uncounted (a pair claimed and never called counts one more).
+            attempts=r.attempts + 1,
         )
         .returning(r.id, r.run_id, r.contender_index, r.rendered_prompt, r.attempts)
     )
     jobs = [
-        Job(row_id, run_id, index, prompt, attempts, token)
+        Job(row_id, run_id, index, prompt, attempts - 1, token)
         for row_id, run_id, index, prompt, attempts in claimed
     ]
     if jobs:
-        await connection.execute(
-            update(runs)
+        # Runs are locked after their pairs, in id order, as everywhere (see the header).
+        starting = await connection.scalars(
+            select(u.id)
             .where(u.id.in_({job.run_id for job in jobs}), u.status == "queued")
-            .values(status="running")
+            .order_by(u.id)
+            .with_for_update()
         )
+        if started := list(starting):
+            await connection.execute(update(runs).where(u.id.in_(started)).values(status="running"))
     return jobs
 
 
@@ -97,13 +119,21 @@ async def renew(connection: AsyncConnection, tokens: Sequence[uuid.UUID], lease_
         )
 
 
-async def release(connection: AsyncConnection, tokens: Sequence[uuid.UUID]) -> None:
-    """Put pairs this process will not finish back in the queue at once (clean shutdown)."""
+async def release(
+    connection: AsyncConnection, tokens: Sequence[uuid.UUID], uncalled: Sequence[int] = ()
+) -> None:
+    """Put pairs this process will not finish back in the queue at once (clean shutdown);
+    `uncalled` are those never called, whose claim counted a call too many."""
     if tokens:
         await connection.execute(
             update(responses)
             .where(r.lease_token.in_(tokens), r.status == "running")
-            .values(status="queued", lease_token=None, lease_expires_at=None)
+            .values(
+                status="queued",
+                lease_token=None,
+                lease_expires_at=None,
+                attempts=r.attempts - case((r.id.in_(uncalled), 1), else_=0),
+            )
         )
 
 
@@ -156,8 +186,19 @@ def _storable(text: str | None) -> str | None:
     return text.replace("\x00", "") if text else text
 
 
-async def record(connection: AsyncConnection, outcomes: Sequence[Outcome]) -> None:
-    """Write many outcomes in one executemany."""
+_count_calls = (
+    update(responses)
+    .where(r.id == bindparam("b_id"), r.lease_token == bindparam("b_token"))
+    .values(attempts=r.attempts + bindparam("b_calls"))
+)
+
+
+async def record(
+    connection: AsyncConnection, outcomes: Sequence[Outcome], calls: Sequence[CallMade] = ()
+) -> None:
+    """Write many outcomes, and the retries made for pairs, each kind in one executemany. A
+    pair's retries are written with its outcome when both are in the batch."""
+    counted = Counter(call.id for call in calls)
     params: list[dict[str, Any]] = [
         {
             "b_id": o.id,
@@ -169,10 +210,16 @@ async def record(connection: AsyncConnection, outcomes: Sequence[Outcome]) -> No
             "b_prompt_tokens": o.prompt_tokens,
             "b_completion_tokens": o.completion_tokens,
             "b_latency_ms": o.latency_ms,
-            "b_attempts": o.attempts,
+            "b_attempts": counted.pop(o.id, 0) - (not o.called),
         }
         for o in outcomes
     ]
+    if counted:
+        tokens = {call.id: call.lease_token for call in calls}
+        await connection.execute(
+            _count_calls,
+            [{"b_id": i, "b_token": tokens[i], "b_calls": n} for i, n in counted.items()],
+        )
     if params:
         await connection.execute(_record, params)
 
@@ -224,31 +271,30 @@ async def finish_runs(connection: AsyncConnection, run_ids: Sequence[uuid.UUID])
     return list(result.scalars())
 
 
-async def lock_run(connection: AsyncConnection, run_id: uuid.UUID) -> str | None:
-    """Lock the run against concurrent finishing; its status, or None if there is no such run."""
-    return await connection.scalar(select(u.status).where(u.id == run_id).with_for_update())
+async def run_status(connection: AsyncConnection, run_id: uuid.UUID) -> str | None:
+    """The run's status, or None if there is no such run; locks nothing."""
+    return await connection.scalar(select(u.status).where(u.id == run_id))
 
 
 async def cancel(connection: AsyncConnection, run_id: uuid.UUID) -> int:
     """Cancel the run's queued pairs and mark it to end `cancelled`; pairs in flight still
-    finish. Call with the run locked; returns how many pairs were cancelled."""
-    await connection.execute(
-        update(runs)
-        .where(u.id == run_id, u.cancel_requested_at.is_(None))
-        .values(cancel_requested_at=func.now())
-    )
+    finish. Returns how many pairs were cancelled."""
     result = await connection.execute(
         update(responses)
         .where(r.run_id == run_id, r.status == "queued")
         .values(status="cancelled", finished_at=func.now())
+    )
+    await connection.execute(
+        update(runs)
+        .where(u.id == run_id, u.status.in_(PENDING), u.cancel_requested_at.is_(None))
+        .values(cancel_requested_at=func.now())
     )
     await finish_runs(connection, [run_id])
     return result.rowcount
 
 
 async def retry_failed(connection: AsyncConnection, run_id: uuid.UUID) -> int:
-    """Queue the run's failed pairs again and reopen the run; returns how many. Call with the
-    run locked."""
+    """Queue the run's failed pairs again and reopen the run; returns how many."""
     result = await connection.execute(
         update(responses)
         .where(r.run_id == run_id, r.status == "failed")
@@ -276,6 +322,16 @@ async def retry_failed(connection: AsyncConnection, run_id: uuid.UUID) -> int:
             )
         )
     return result.rowcount
+
+
+async def delete_finished(connection: AsyncConnection, run_id: uuid.UUID) -> str | None:
+    """Delete the run with its prompts and pairs if it has finished. Returns the status it
+    had (the run is kept unless that is a finished one), or None if there is no such run."""
+    await connection.execute(select(r.id).where(r.run_id == run_id).with_for_update())
+    status = await connection.scalar(select(u.status).where(u.id == run_id).with_for_update())
+    if status in FINISHED:
+        await connection.execute(delete(runs).where(u.id == run_id))
+    return status
 
 
 async def cancelled_among(

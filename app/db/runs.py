@@ -42,9 +42,21 @@ class RunFilters:
     text: str | None = None
 
 
+def _search_query(text: str) -> Any:
+    return func.websearch_to_tsquery(literal_column("'simple'::regconfig"), text)
+
+
+async def is_searchable(session: AsyncSession, text: str) -> bool:
+    """Whether `text` has a word to look up in the search indexes. A search of negations only
+    (`-word`) would have to read every prompt and answer; PostgreSQL's `querytree` says `T`
+    (or nothing) for such a query."""
+    tree = await session.scalar(select(func.querytree(_search_query(text))))
+    return tree not in ("T", "", None)
+
+
 def _runs_containing(text: str) -> Any:
     """Ids of runs with a prompt or an output matching `text`, found through the search indexes."""
-    wanted = func.websearch_to_tsquery(literal_column("'simple'::regconfig"), text)
+    wanted = _search_query(text)
     return union(
         select(Prompt.run_id).where(search_vector(Prompt.text).op("@@")(wanted)),
         select(Response.run_id).where(search_vector(Response.output).op("@@")(wanted)),

@@ -72,3 +72,13 @@ async def test_q_is_answered_from_the_search_indexes(db_url: str) -> None:
     assert "ix_responses_search" in plan, plan
     assert "Seq Scan on prompts" not in plan, plan
     assert "Seq Scan on responses" not in plan, plan
+
+
+async def test_a_search_with_nothing_to_find_is_refused(client: httpx.AsyncClient) -> None:
+    """Only negations would read every prompt and answer: refused, like web search does."""
+    await _run(client, "Tell me how to train my dog to sit", "dog")
+    for q in ("-zzz", "-dog -cat", "dog or -cat", "!!", "-"):
+        response = await client.get("/runs", params={"q": q})
+        assert response.status_code == 422, (q, response.text)
+        assert response.json()["errors"][0]["field"] == "q"
+    assert await _found(client, q="dog -cat") == {"dog"}

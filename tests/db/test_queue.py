@@ -104,3 +104,34 @@ async def test_a_stale_worker_cannot_overwrite_the_answer_of_the_one_that_took_o
         )
     run = (await _run_status(make_settings, run_id)).json()
     assert run["prompts"][0]["responses"]["echo"]["output"] == "new"
+
+
+async def test_a_hundred_cancels_racing_claims_all_succeed(
+    engine: AsyncEngine, make_settings: Callable[..., Settings]
+) -> None:
+    """Claims lock pairs then their run; cancels must take locks in the same order, or some
+    fail with `deadlock detected` and are lost."""
+    async with serve(make_settings(dispatcher_enabled=False)) as client:
+        # Small runs, so that most claims take a run's first pairs and mark the run running.
+        body = {"prompts": ["p0", "p1"], "models": ["echo"]}
+        run_ids = [(await client.post("/compare", json=body)).json()["id"] for _ in range(100)]
+        stop = asyncio.Event()
+
+        async def claimer() -> None:
+            while not stop.is_set():
+                async with engine.begin() as connection:
+                    await queue.claim(connection, "echo", 5, lease_s=60)
+
+        async def cancel(run_id: str) -> int:
+            return (await client.post(f"/runs/{run_id}/cancel")).status_code
+
+        claimers = [asyncio.create_task(claimer()) for _ in range(3)]
+        try:
+            codes = await asyncio.gather(*(cancel(run_id) for run_id in run_ids))
+        finally:
+            stop.set()
+            await asyncio.gather(*claimers)
+        assert set(codes) <= {200, 202}, codes
+        for run_id in run_ids:
+            run = (await client.get(f"/runs/{run_id}")).json()
+            assert run["counts"]["queued"] == 0
