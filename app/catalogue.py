@@ -3,13 +3,23 @@
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 
 from app.adapters.base import GenerationParams
 from app.adapters.gguf import GgufOptions
-from app.config import Settings
+from app.config import Settings, clean_key, endpoint_problem, env_key
 from app.templates import check_template
 
 AdapterKind = Literal["lamini", "openai", "echo", "local"]
@@ -18,7 +28,7 @@ AdapterKind = Literal["lamini", "openai", "echo", "local"]
 class ModelSpec(BaseModel):
     """One catalogue entry: a public name bound to an adapter and an upstream model."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)  # inputs hold keys
 
     name: str = Field(min_length=1, max_length=200)
     adapter: AdapterKind
@@ -27,13 +37,100 @@ class ModelSpec(BaseModel):
     params: GenerationParams = Field(default_factory=GenerationParams)
     concurrency: int | None = Field(default=None, ge=1)
     description: str = ""
-    base_url: str | None = Field(default=None, description="Overrides the adapter's endpoint.")
-    api_key: SecretStr | None = Field(default=None, description="Overrides the adapter's key.")
+    base_url: str | None = Field(
+        default=None,
+        description="The model's own endpoint instead of the adapter's global one; the global "
+        "key (OPENAI_API_KEY, LAMINI_API_KEY) is not sent to it.",
+    )
+    api_key: SecretStr | None = Field(default=None, description="The key this model's calls send.")
+    api_key_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="The name of the environment variable holding the key this model's calls send.",
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="Adapter-specific.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _usable_endpoint(cls, value: str | None) -> str | None:
+        if value is not None and (problem := endpoint_problem(value, "api_key or api_key_env")):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _sendable_key(cls, value: object) -> object:
+        if isinstance(value, str):
+            return clean_key(value) or None  # "" is no key, as `OPENAI_API_KEY=` is
+        return value
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> Self:
+        if self.api_key is not None and self.api_key_env is not None:
+            raise ValueError("give api_key or api_key_env, not both")
+        return self
 
 
 class CatalogueError(ValueError):
     """The catalogue file cannot be used."""
+
+
+class ProviderKey(NamedTuple):
+    """The key a model's calls send ("" for none), and why it cannot be called for want of one."""
+
+    value: str
+    missing: str | None = None
+
+
+def same_endpoint(a: str, b: str) -> bool:
+    """Whether two endpoint URLs name one place, whatever the case of scheme and host, a
+    default port written out or a trailing slash."""
+
+    def identity(url: str) -> tuple[str, str, int | None, str]:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+        return scheme, parts.hostname or "", port, parts.path.rstrip("/")
+
+    return identity(a) == identity(b)
+
+
+def _key_from_env(variable: str) -> ProviderKey:
+    try:
+        key = env_key(variable)
+    except ValueError as exc:
+        return ProviderKey("", f"{variable} (its api_key_env) cannot be sent: {exc}")
+    if key is None:
+        return ProviderKey("", f"no key: set {variable} (its api_key_env)")
+    return ProviderKey(key.get_secret_value())
+
+
+def provider_key(spec: ModelSpec, settings: Settings) -> ProviderKey:
+    """The key `spec`'s calls send: its own (`api_key`, `api_key_env`), else the provider's
+    global key, and that only to the global endpoint: a key never goes to a server it was not
+    set for (a catalogue entry pointing elsewhere would otherwise receive OPENAI_API_KEY)."""
+    if spec.api_key is not None:
+        return ProviderKey(spec.api_key.get_secret_value())
+    if spec.api_key_env is not None:
+        return _key_from_env(spec.api_key_env)
+    if spec.adapter == "openai":
+        url, key, variable = settings.openai_base_url, settings.openai_api_key, "OPENAI_API_KEY"
+    elif spec.adapter == "lamini":
+        url, key, variable = settings.lamini_api_url, settings.lamini_api_key, "LAMINI_API_KEY"
+    else:
+        return ProviderKey("")
+    provider = "OpenAI" if spec.adapter == "openai" else "Lamini"
+    if spec.base_url is None or same_endpoint(spec.base_url, url):
+        if key is None:
+            return ProviderKey("", f"no {provider} key: set {variable}")
+        return ProviderKey(key.get_secret_value())
+    if spec.adapter == "lamini":  # Lamini's API always wants a key
+        return ProviderKey(
+            "",
+            f"no key for its own base_url: give it api_key or api_key_env "
+            f"({variable} is only sent to LAMINI_API_URL)",
+        )
+    return ProviderKey("")  # its own server (vLLM, llama.cpp, Ollama) may want none
 
 
 def default_models(settings: Settings) -> list[ModelSpec]:
@@ -118,10 +215,24 @@ def _read_file(path: Path) -> list[ModelSpec]:
     entries = data.get("models") if isinstance(data, dict) else data
     if not isinstance(entries, list):
         raise CatalogueError(f"{path}: expected a list of models (or a `models` list)")
+    return [_read_entry(path, i, entry) for i, entry in enumerate(entries)]
+
+
+def _read_entry(path: Path, index: int, entry: Any) -> ModelSpec:
     try:
-        return [ModelSpec.model_validate(entry) for entry in entries]
+        return ModelSpec.model_validate(entry)
     except ValidationError as exc:
-        raise CatalogueError(f"{path}: {exc}") from exc
+        name = entry.get("name") if isinstance(entry, dict) else None
+        which = f"model {name}" if isinstance(name, str) else f"models[{index}]"
+        problems = "; ".join(map(_problem, exc.errors()))
+        raise CatalogueError(f"{path}: {which}: {problems}") from None
+
+
+def _problem(error: ErrorDetails) -> str:
+    """One validation error, without its input (which may be a key or a URL's password)."""
+    where = ".".join(map(str, error["loc"]))
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
 
 
 class Catalogue:
@@ -167,12 +278,8 @@ class Catalogue:
 
     def unavailable_reason(self, spec: ModelSpec) -> str | None:
         """None when the model can be called, else what is missing."""
-        if spec.adapter == "lamini" and not (spec.api_key or self._settings.lamini_api_key):
-            return "no Lamini key: set LAMINI_API_KEY"
-        if spec.adapter == "openai" and not (
-            spec.api_key or self._settings.openai_api_key or spec.base_url
-        ):
-            return "no OpenAI key: set OPENAI_API_KEY (or give the model its own base_url)"
+        if spec.adapter in ("lamini", "openai"):
+            return provider_key(spec, self._settings).missing
         if spec.adapter == "local":
             return GgufOptions.model_validate(spec.options).problem()
         return None

@@ -1,9 +1,11 @@
 """Settings: the one place every environment variable is read."""
 
+import os
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -12,11 +14,56 @@ def _env(name: str, *provider_names: str) -> AliasChoices:
     return AliasChoices(f"LLM_COMPARE_{name}", *provider_names)
 
 
+def endpoint_problem(url: str, key_goes_in: str) -> str | None:
+    """Why `url` cannot be a provider endpoint, or None; `key_goes_in` says where a key belongs.
+
+    Credentials in the URL are refused rather than supported: aiohttp cannot send them next to
+    a key's `Authorization` header (every call would fail), and the URL is quoted in error
+    messages, which are stored and logged, so the password would be too. The messages never
+    quote the URL, for the same reason.
+    """
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # parsing it is the check: 99999 or "x" raise
+    except ValueError as exc:
+        return f"not a valid URL ({exc})"
+    if "@" in parts.netloc:
+        return (
+            "credentials in the URL (user:password@) are not supported: "
+            f"give the key in {key_goes_in} instead (sent as a Bearer token)"
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "not an absolute http(s) URL such as http://gpu-box:8000/v1"
+    if parts.query or parts.fragment:
+        return "an endpoint URL takes no ?query or #fragment"
+    return None
+
+
+def clean_key(key: str) -> str:
+    """`key` without surrounding whitespace (a secret file's final newline); `ValueError` if a
+    control character remains, since no HTTP header can carry one."""
+    key = key.strip()
+    if any(ord(c) < 32 or ord(c) == 127 for c in key):
+        raise ValueError("the key contains a line break or another control character")
+    return key
+
+
+def env_key(name: str) -> SecretStr | None:
+    """The key in environment variable `name` (a catalogue entry's `api_key_env`); None when it
+    is unset or empty; `ValueError` when it cannot be sent (see `clean_key`)."""
+    key = clean_key(os.environ.get(name, ""))
+    return SecretStr(key) if key else None
+
+
 class Settings(BaseSettings):
     """Service settings, validated once at start-up."""
 
     model_config = SettingsConfigDict(
-        env_prefix="LLM_COMPARE_", extra="ignore", validate_by_name=True, validate_by_alias=True
+        env_prefix="LLM_COMPARE_",
+        extra="ignore",
+        validate_by_name=True,
+        validate_by_alias=True,
+        hide_input_in_errors=True,  # a refused value may be a key, or a URL with a password
     )
 
     # Storage
@@ -57,14 +104,20 @@ class Settings(BaseSettings):
         default=64, ge=1, description="In-flight requests per model unless the catalogue says."
     )
     lamini_api_key: SecretStr | None = Field(
-        default=None, validation_alias=_env("LAMINI_API_KEY", "LAMINI_API_KEY")
+        default=None,
+        validation_alias=_env("LAMINI_API_KEY", "LAMINI_API_KEY"),
+        description="Sent only to lamini_api_url (to catalogue entries without their own "
+        "base_url).",
     )
     lamini_api_url: str = Field(
         default="https://api.lamini.ai",
         validation_alias=_env("LAMINI_API_URL", "LAMINI_API_URL"),
     )
     openai_api_key: SecretStr | None = Field(
-        default=None, validation_alias=_env("OPENAI_API_KEY", "OPENAI_API_KEY")
+        default=None,
+        validation_alias=_env("OPENAI_API_KEY", "OPENAI_API_KEY"),
+        description="Sent only to openai_base_url (to catalogue entries without their own "
+        "base_url).",
     )
     openai_base_url: str = Field(
         default="https://api.openai.com/v1",
@@ -130,6 +183,21 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         """`KEY=` in a compose file or shell means "not configured", not an empty key."""
         return None if value == "" else value
+
+    @field_validator("lamini_api_key", "openai_api_key", mode="before")
+    @classmethod
+    def _sendable_key(cls, value: object) -> object:
+        if isinstance(value, str):
+            return clean_key(value) or None
+        return value
+
+    @field_validator("lamini_api_url", "openai_base_url")
+    @classmethod
+    def _usable_endpoint(cls, value: str, info: ValidationInfo) -> str:
+        key = "LAMINI_API_KEY" if info.field_name == "lamini_api_url" else "OPENAI_API_KEY"
+        if problem := endpoint_problem(value, key):
+            raise ValueError(problem)
+        return value
 
 
 @lru_cache

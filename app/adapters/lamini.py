@@ -23,7 +23,7 @@ from app.adapters.base import (
     is_transient_status,
 )
 from app.adapters.http import JsonHttpClient, read_error_message
-from app.catalogue import ModelSpec
+from app.catalogue import ModelSpec, provider_key
 from app.config import Settings
 
 MODEL_NOT_FOUND = 594  # Lamini's own status; retrying cannot make the model exist
@@ -54,8 +54,7 @@ class LaminiAdapter:
     """Text prompts only: Lamini's completions API takes no chat messages."""
 
     def __init__(self, spec: ModelSpec, settings: Settings, concurrency: int) -> None:
-        secret = spec.api_key or settings.lamini_api_key
-        self._key = secret.get_secret_value() if secret else ""
+        self._key, self._missing_key = provider_key(spec, settings)
         api_url = (spec.base_url or settings.lamini_api_url).rstrip("/")  # "/" would give "//v1"
         self._url = f"{api_url}/v1/completions"
         # Only its body builder is used; its key and URL fallbacks (env, ~/.lamini) are not.
@@ -89,8 +88,8 @@ class LaminiAdapter:
 
     async def generate(self, request: GenerationRequest) -> Generation:
         body = self.request_body(request)
-        if not self._key:
-            raise ProviderError("no Lamini key: set LAMINI_API_KEY", transient=False)
+        if self._missing_key:
+            raise ProviderError(self._missing_key, transient=False)
         data = await self._http.post_json(self._url, body)
         try:
             answer = _Answer.model_validate(data)

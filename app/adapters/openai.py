@@ -13,7 +13,7 @@ from app.adapters.base import (
 )
 from app.adapters.http import JsonHttpClient
 from app.adapters.options import parse_options
-from app.catalogue import ModelSpec
+from app.catalogue import ModelSpec, provider_key
 from app.config import Settings
 
 FINISH_REASONS: dict[str, FinishReason] = {"stop": "stop", "eos": "stop", "length": "length"}
@@ -98,8 +98,7 @@ class OpenAIAdapter:
     def __init__(self, spec: ModelSpec, settings: Settings, concurrency: int) -> None:
         self._options = parse_options(OpenAIOptions, spec)
         self._base_url = (spec.base_url or settings.openai_base_url).rstrip("/")
-        secret = spec.api_key or settings.openai_api_key
-        key = secret.get_secret_value() if secret else ""
+        key, self._missing_key = provider_key(spec, settings)
         self._http = JsonHttpClient(
             concurrency=concurrency,
             timeout_s=settings.request_timeout_s,
@@ -122,6 +121,8 @@ class OpenAIAdapter:
 
     async def generate(self, request: GenerationRequest) -> Generation:
         url, body = self.request_body(request)
+        if self._missing_key:
+            raise ProviderError(self._missing_key, transient=False)
         data = await self._http.post_json(url, body)
         return generation_from(data, chat="messages" in body, source=url)
 

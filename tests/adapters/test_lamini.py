@@ -1,4 +1,5 @@
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import lamini
@@ -13,6 +14,13 @@ from tests.adapters.conftest import AdapterCloser, SettingsFactory
 
 KEY = "lamini-test-0123456789"
 MODEL = "meta-llama/Llama-2-7b-hf"
+
+
+@pytest.fixture
+async def other_lamini() -> AsyncIterator[FakeLamini]:
+    """Another Lamini-compatible server than the one LAMINI_API_URL names."""
+    async with FakeLamini() as server:
+        yield server
 
 
 def spec(**fields: Any) -> ModelSpec:
@@ -181,11 +189,69 @@ async def test_chat_messages_are_refused_without_a_call(
 async def test_no_key_is_a_permanent_error_without_a_call(
     fake_lamini: FakeLamini, make_settings: SettingsFactory, closing: AdapterCloser
 ) -> None:
-    adapter = closing(LaminiAdapter(spec(base_url=fake_lamini.url), make_settings(), concurrency=1))
+    settings = make_settings(lamini_api_url=fake_lamini.url)
+    adapter = closing(LaminiAdapter(spec(), settings, concurrency=1))
 
     with pytest.raises(ProviderError) as caught:
         await adapter.generate(text("hi"))
 
     assert not caught.value.transient
-    assert "LAMINI_API_KEY" in caught.value.message
+    assert caught.value.message == "no Lamini key: set LAMINI_API_KEY"
+    assert fake_lamini.requests == []
+
+
+async def test_an_entry_on_another_server_never_gets_the_global_key(
+    fake_lamini: FakeLamini,
+    other_lamini: FakeLamini,
+    make_settings: SettingsFactory,
+    closing: AdapterCloser,
+) -> None:
+    settings = make_settings(lamini_api_key=KEY, lamini_api_url=fake_lamini.url)
+    adapter = closing(LaminiAdapter(spec(base_url=other_lamini.url), settings, concurrency=1))
+
+    with pytest.raises(ProviderError) as caught:
+        await adapter.generate(text("hi"))
+
+    assert not caught.value.transient  # Lamini wants a key: this entry must name its own
+    assert "give it api_key or api_key_env" in caught.value.message
+    assert other_lamini.requests == []
+    assert fake_lamini.requests == []
+
+
+async def test_an_entry_sends_the_key_its_api_key_env_names(
+    fake_lamini: FakeLamini,
+    other_lamini: FakeLamini,
+    make_settings: SettingsFactory,
+    closing: AdapterCloser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LLMC_TEST_LAMINI_KEY", "lamini-own-7")
+    other_lamini.required_key = "lamini-own-7"
+    settings = make_settings(lamini_api_key=KEY, lamini_api_url=fake_lamini.url)
+    model = spec(base_url=f"{other_lamini.url}/", api_key_env="LLMC_TEST_LAMINI_KEY")
+    adapter = closing(LaminiAdapter(model, settings, concurrency=1))
+
+    assert (await adapter.generate(text("hi"))).output == "answer to: hi"
+
+    [received] = other_lamini.requests
+    assert received.path == "/v1/completions"
+    assert received.headers["Authorization"] == "Bearer lamini-own-7"
+    assert fake_lamini.requests == []
+
+
+async def test_an_unset_api_key_env_fails_without_a_call(
+    fake_lamini: FakeLamini,
+    make_settings: SettingsFactory,
+    closing: AdapterCloser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LLMC_TEST_UNSET_KEY", raising=False)
+    settings = make_settings(lamini_api_key=KEY, lamini_api_url=fake_lamini.url)
+    model = spec(api_key_env="LLMC_TEST_UNSET_KEY")  # no base_url: the global one
+    adapter = closing(LaminiAdapter(model, settings, concurrency=1))
+
+    with pytest.raises(ProviderError) as caught:
+        await adapter.generate(text("hi"))
+
+    assert caught.value.message == "no key: set LLMC_TEST_UNSET_KEY (its api_key_env)"
     assert fake_lamini.requests == []

@@ -1,3 +1,4 @@
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,6 +18,13 @@ def adapter(
 ) -> OpenAIAdapter:
     settings = make_settings(openai_api_key=KEY, openai_base_url=f"{fake_openai.url}/v1")
     return closing(OpenAIAdapter(spec(), settings, concurrency=4))
+
+
+@pytest.fixture
+async def other_openai() -> AsyncIterator[FakeOpenAI]:
+    """Another OpenAI-compatible server than the one OPENAI_BASE_URL names."""
+    async with FakeOpenAI() as server:
+        yield server
 
 
 def spec(**fields: Any) -> ModelSpec:
@@ -99,15 +107,82 @@ async def test_completions_api_sends_the_prompt_raw(
     assert (generation.prompt_tokens, generation.completion_tokens) == (3, 5)
 
 
-async def test_no_key_sends_no_authorization(
+async def test_the_global_key_reaches_the_global_endpoint_however_it_is_written(
     fake_openai: FakeOpenAI, make_settings: SettingsFactory, closing: AdapterCloser
 ) -> None:
-    settings = make_settings(openai_base_url=f"{fake_openai.url}/v1")
-    adapter = closing(OpenAIAdapter(spec(), settings, concurrency=1))
+    settings = make_settings(openai_api_key=KEY, openai_base_url=f"{fake_openai.url}/v1")
+    model = spec(base_url=f"{fake_openai.url.upper()}/v1/")  # HTTP://127.0.0.1:PORT/v1/
+    adapter = closing(OpenAIAdapter(model, settings, concurrency=1))
 
     await adapter.generate(chat("hi"))
 
-    assert "Authorization" not in fake_openai.requests[0].headers
+    assert fake_openai.requests[0].headers["Authorization"] == f"Bearer {KEY}"
+
+
+async def test_an_entry_on_another_server_gets_no_authorization_at_all(
+    fake_openai: FakeOpenAI,
+    other_openai: FakeOpenAI,
+    make_settings: SettingsFactory,
+    closing: AdapterCloser,
+) -> None:
+    settings = make_settings(openai_api_key=KEY, openai_base_url=f"{fake_openai.url}/v1")
+    adapter = closing(OpenAIAdapter(spec(base_url=f"{other_openai.url}/v1"), settings, 1))
+
+    assert (await adapter.generate(chat("hi"))).output == "answer to: hi"
+
+    [received] = other_openai.requests
+    assert "Authorization" not in received.headers
+    assert all(KEY not in value for value in received.headers.values())
+    assert fake_openai.requests == []
+
+
+async def test_an_entry_sends_the_key_its_api_key_env_names(
+    fake_openai: FakeOpenAI,
+    other_openai: FakeOpenAI,
+    make_settings: SettingsFactory,
+    closing: AdapterCloser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LLMC_TEST_VLLM_KEY", "sk-vllm-42\n")  # as read from a secret file
+    other_openai.required_key = "sk-vllm-42"
+    settings = make_settings(openai_api_key=KEY, openai_base_url=f"{fake_openai.url}/v1")
+    model = spec(base_url=f"{other_openai.url}/v1", api_key_env="LLMC_TEST_VLLM_KEY")
+    adapter = closing(OpenAIAdapter(model, settings, concurrency=1))
+
+    assert (await adapter.generate(chat("hi"))).output == "answer to: hi"
+
+    assert other_openai.requests[0].headers["Authorization"] == "Bearer sk-vllm-42"
+    assert fake_openai.requests == []
+
+
+@pytest.mark.parametrize(
+    ("model", "reason"),
+    [
+        ({}, "no OpenAI key: set OPENAI_API_KEY"),
+        (
+            {"api_key_env": "LLMC_TEST_UNSET_KEY"},
+            "no key: set LLMC_TEST_UNSET_KEY (its api_key_env)",
+        ),
+    ],
+)
+async def test_a_missing_key_fails_without_a_call(
+    fake_openai: FakeOpenAI,
+    make_settings: SettingsFactory,
+    closing: AdapterCloser,
+    monkeypatch: pytest.MonkeyPatch,
+    model: dict[str, str],
+    reason: str,
+) -> None:
+    monkeypatch.delenv("LLMC_TEST_UNSET_KEY", raising=False)
+    settings = make_settings(openai_base_url=f"{fake_openai.url}/v1")
+    adapter = closing(OpenAIAdapter(spec(**model), settings, concurrency=1))
+
+    with pytest.raises(ProviderError) as caught:
+        await adapter.generate(chat("hi"))
+
+    assert not caught.value.transient
+    assert caught.value.message == reason
+    assert fake_openai.requests == []
 
 
 async def test_401_is_permanent_with_the_provider_message_and_no_key(
@@ -150,7 +225,9 @@ async def test_rate_limits_and_server_errors_are_transient(
 async def test_a_stalled_server_is_a_transient_timeout(
     fake_openai: FakeOpenAI, make_settings: SettingsFactory, closing: AdapterCloser
 ) -> None:
-    settings = make_settings(openai_base_url=f"{fake_openai.url}/v1", request_timeout_s=0.5)
+    settings = make_settings(
+        openai_api_key=KEY, openai_base_url=f"{fake_openai.url}/v1", request_timeout_s=0.5
+    )
     adapter = closing(OpenAIAdapter(spec(), settings, concurrency=1))
     fake_openai.stall = True
 
