@@ -17,17 +17,28 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Default: LLM_COMPARE_PORT or 8000")] = None,
 ) -> None:
     """Run the service (API and dispatcher). With no DATABASE_URL, on an embedded PostgreSQL."""
+    from functools import partial
+
     import uvicorn
 
     from app.config import get_settings
+    from app.http_timeouts import timed_protocol
+    from app.main import create_app
 
     _log_to_stderr()
-    settings = get_settings()
+    configured = get_settings()
+    # The app sees the address it is served on: which Host names it accepts depends on it.
+    settings = configured.model_copy(
+        update={"host": host or configured.host, "port": port or configured.port}
+    )
     uvicorn.run(
-        "app.main:create_app",
+        partial(create_app, settings),
         factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=settings.host,
+        port=settings.port,
+        http=timed_protocol(settings),
+        ws="none",
+        timeout_keep_alive=settings.keep_alive_timeout_s,
         log_level=settings.log_level,
         timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
     )
