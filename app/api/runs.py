@@ -21,8 +21,12 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 # Prompts `GET /runs/{id}` shows unless asked for another page (and `POST /compare?wait=`).
 DEFAULT_PROMPT_LIMIT = 100
 
+# PostgreSQL text cannot hold NUL: the schema refuses it rather than the database (a 500).
+NO_NUL = r"^[^\x00]*$"
 # `key:value`: a key (without a colon), a colon, a value (possibly empty).
-TagFilter = Annotated[str, StringConstraints(pattern=r"^[^:]+:")]
+TagFilter = Annotated[str, StringConstraints(pattern=r"^[^:\x00]+:[^\x00]*$")]
+# Prompt positions are 32-bit integers in the database.
+MAX_POSITION = 2**31 - 1
 
 
 def _tags(values: list[str]) -> dict[str, str]:
@@ -38,11 +42,14 @@ async def list_runs(
         Query(
             min_length=1,
             max_length=500,
+            pattern=NO_NUL,
             description="Runs whose prompts or outputs contain these words (whole words, "
             'any case; `"a phrase"`, `or`, `-word` work as in web search).',
         ),
     ] = None,
-    model: Annotated[str | None, Query(description="Runs that sent prompts to it.")] = None,
+    model: Annotated[
+        str | None, Query(pattern=NO_NUL, description="Runs that sent prompts to it.")
+    ] = None,
     tag: Annotated[
         list[TagFilter] | None, Query(description="`key:value`; repeat to require several.")
     ] = None,
@@ -76,7 +83,9 @@ async def get_run(
     wait: Annotated[
         float, Query(ge=0, description="Seconds to wait for the run to finish first.")
     ] = 0,
-    prompt_offset: Annotated[int, Query(ge=0, description="First prompt index to show.")] = 0,
+    prompt_offset: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="First prompt index to show.")
+    ] = 0,
     prompt_limit: Annotated[
         int, Query(ge=1, le=1000, description="Prompts to show.")
     ] = DEFAULT_PROMPT_LIMIT,
