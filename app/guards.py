@@ -6,8 +6,9 @@ Two attacks reach a service with no authentication from a web page its user open
   `Host`. `TrustedHost` refuses Host names the service was not configured to answer to.
 - Cross-site "simple" requests: a form, `fetch(..., {mode: "no-cors"})` or `sendBeacon` may
   POST to any origin without asking it first, but only with no Content-Type or a form or
-  text one, and without custom headers. `JsonOnly` refuses exactly those; anything else
-  makes the browser ask first (a CORS preflight), which this service never grants.
+  text one, and without custom headers. `JsonOnly` refuses a POST that is neither JSON nor
+  sent with `X-Requested-With`, which covers them all: for a JSON one or a custom header, a
+  browser asks the service first (a CORS preflight), which this service never grants.
 """
 
 import ipaddress

@@ -41,7 +41,7 @@ class TimedHttpProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def _reading_body(self) -> bool:
-        """A request's body is still arriving and its response is not yet complete."""
+        """The request whose body is arriving is still unanswered: its body still matters."""
         return self.cycle is not None and not self.cycle.response_complete
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
