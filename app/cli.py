@@ -20,16 +20,24 @@ def serve(
     import uvicorn
 
     from app.config import get_settings
+    from app.http_timeouts import timed_protocol
     from app.main import create_app
     from app.server import GracefulServer
 
     _log_to_stderr()
-    settings = get_settings()
+    configured = get_settings()
+    # The app sees the address it is served on: which Host names it accepts depends on it.
+    settings = configured.model_copy(
+        update={"host": host or configured.host, "port": port or configured.port}
+    )
     app = create_app(settings)
     config = uvicorn.Config(
         app,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=settings.host,
+        port=settings.port,
+        http=timed_protocol(settings),
+        ws="none",
+        timeout_keep_alive=settings.keep_alive_timeout_s,
         log_level=settings.log_level,
         # Waiting requests answer as soon as the stop begins; this only bounds the rest.
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_s)),

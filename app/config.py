@@ -177,6 +177,26 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
+    allowed_hosts: str | None = Field(
+        default=None,
+        description="Host names the API answers to, comma-separated (`*`: any). Unset: the "
+        "loopback names when `host` is a loopback address, else any.",
+    )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="A connection whose request line and headers are not complete this long "
+        "after it opened (or after its previous response) is closed.",
+    )
+    body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A connection that sends no part of a request body it announced for this "
+        "long is closed.",
+    )
+    keep_alive_timeout_s: int = Field(
+        default=5, ge=1, description="An idle connection between requests is closed after this."
+    )
 
     @field_validator("database_url", "lamini_api_key", "openai_api_key", mode="before")
     @classmethod

@@ -1,5 +1,6 @@
 """Errors as RFC 9457 problem details, from one set of handlers."""
 
+import json
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -10,6 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import Send
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -36,6 +39,11 @@ class ProblemError(Exception):
         if self.field is not None:
             body["errors"] = [{"field": self.field, "message": self.detail}]
         return body
+
+
+class BadRequestError(ProblemError):
+    status_code = 400
+    title = "Bad Request"
 
 
 class NotFoundError(ProblemError):
@@ -98,16 +106,39 @@ def database_unavailable(exc: Exception) -> str | None:
     return None
 
 
+class UnsupportedMediaTypeError(ProblemError):
+    status_code = 415
+    title = "Unsupported Media Type"
+
+
 def problem_response(
     status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+async def send_problem(send: Send, problem: ProblemError) -> None:
+    """Answer with `problem` from an ASGI middleware, outside the app's handlers."""
+    body = json.dumps(problem.problem()).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": problem.status_code,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 def field_path(loc: tuple[int | str, ...]) -> str:
     """('body', 'models', 2, 'ContenderIn', 'template') -> 'models[2].template'."""
-    if loc[:1] == ("header",) and len(loc) > 1:
-        return str(loc[1])  # a header's name, as the caller sent it
+    if loc[:1] in (("header",), ("query",)) and len(loc) > 1:
+        # A header's or query parameter's name, as the caller sent it (a repeated query
+        # parameter has no index in the URL).
+        return str(loc[1])
     path = ""
     for part in loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc:
         if isinstance(part, int):
@@ -143,7 +174,24 @@ async def _validation(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(422, body)
 
 
-async def _http(_: Request, exc: Exception) -> JSONResponse:
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method served at the request's path. Starlette's 405 names only those of the
+    first route matching the path, and `/runs/{id}` has two (GET and DELETE); so each method
+    is tried against all routes, however routers nest them."""
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    )
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     body = {
         "type": "about:blank",
@@ -151,7 +199,10 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
         "status": exc.status_code,
         "detail": str(exc.detail),
     }
-    return problem_response(exc.status_code, body, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+    return problem_response(exc.status_code, body, headers=headers)
 
 
 async def _database(request: Request, exc: Exception) -> JSONResponse:

@@ -1,14 +1,8 @@
 """An ASGI middleware that refuses request bodies over the configured size."""
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PROBLEM_JSON, PayloadTooLargeError
-
-
-class BodyTooLarge(Exception):
-    pass
+from app.errors import PayloadTooLargeError, send_problem
 
 
 class BodySizeLimit:
@@ -27,33 +21,38 @@ class BodySizeLimit:
             await self._refuse(send)
             return
         received = 0
+        refused = started = answered = False
 
+        # A body without Content-Length (chunked) is counted as it arrives. An exception
+        # raised here would reach the app's body parser, which makes any error a 400; so
+        # this answers 413 itself and tells the app the client has gone.
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused, answered
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_bytes:
-                raise BodyTooLarge
+                refused = True
+                if not started:
+                    await self._refuse(send)
+                    answered = True
+                return {"type": "http.disconnect"}
             return message
 
-        try:
-            await self.app(scope, counting_receive, send)
-        except BodyTooLarge:
-            await self._refuse(send)
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if answered:
+                return  # the app's answer to a body it never had whole; ours is sent
+            started = True
+            await send(message)
+
+        await self.app(scope, counting_receive, guarded_send)
 
     async def _refuse(self, send: Send) -> None:
-        problem = PayloadTooLargeError(
-            f"request body is larger than {self.max_bytes} bytes; split the batch"
+        await send_problem(
+            send,
+            PayloadTooLargeError(
+                f"request body is larger than {self.max_bytes} bytes; split the batch"
+            ),
         )
-        body = json.dumps(problem.problem()).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": problem.status_code,
-                "headers": [
-                    (b"content-type", PROBLEM_JSON.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})

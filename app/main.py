@@ -17,6 +17,7 @@ from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrate import upgrade_to_head
 from app.dispatch import Dispatcher
 from app.errors import install_problem_handlers
+from app.guards import JsonOnly, TrustedHost, allowed_hosts
 from app.limits import BodySizeLimit
 from app.notify import RunFinishedSignal
 from app.state import ServiceState
@@ -29,6 +30,8 @@ Send the same prompts to several language models at once and keep every prompt/r
 `POST /compare` stores the work and answers `202` with `Location: /runs/{id}`; models answer in
 the background. Read the run side by side with `GET /runs/{id}` (or pass `?wait=30`).
 Errors are RFC 9457 problem details; validation errors name the offending field.
+`POST` requests are JSON (`Content-Type: application/json`, also when they have no body) or
+carry an `X-Requested-With` header; others are refused (`415`), as a web page could send them.
 """
 
 
@@ -97,7 +100,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    # The last added runs first: the Host is checked before anything else.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(JsonOnly)
+    app.add_middleware(TrustedHost, allowed=allowed_hosts(settings))
     for module in (compare, runs, models, health):
         app.include_router(module.router)
     return app

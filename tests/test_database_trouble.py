@@ -56,7 +56,7 @@ async def test_the_database_gone_is_a_503_and_the_service_recovers(
             _assert_unavailable(await client.post("/compare", json=body))
             _assert_unavailable(await client.get("/runs"))
             _assert_unavailable(await client.get(f"/runs/{run_id}"))
-            _assert_unavailable(await client.post(f"/runs/{run_id}/retry"))
+            _assert_unavailable(await client.post(f"/runs/{run_id}/retry", json={}))
             assert (await client.get("/readyz")).status_code == 503
 
             await proxy.restore()

@@ -82,7 +82,7 @@ async def test_dropped_progress_streams_do_not_wedge_the_service(
             assert again.status_code == 200
             assert again.json()["status"] == "succeeded"
             slow = (await client.post("/compare", json=body)).json()["id"]
-            cancelled = await client.post(f"/runs/{slow}/cancel")
+            cancelled = await client.post(f"/runs/{slow}/cancel", json={})
             assert cancelled.status_code in (200, 202)
             assert (await _wait_for(client, slow))["status"] == "cancelled"
             assert (await client.get("/readyz")).status_code == 200

@@ -7,11 +7,12 @@ from sqlalchemy.exc import IntegrityError
 
 from app import compare, runs
 from app.api.deps import StateDep
+from app.api.runs import DEFAULT_PROMPT_LIMIT
 from app.db import runs as runs_repo
 from app.db.engine import transaction
 from app.db.models import Run
 from app.errors import InvalidFieldError
-from app.schemas import COMPARE_EXAMPLES, CompareRequest, RunSummary, problems
+from app.schemas import COMPARE_EXAMPLES, CompareRequest, RunDetail, RunSummary, problems
 from app.state import ServiceState
 from app.waiting import wait_for_run
 
@@ -53,16 +54,21 @@ async def _accept(state: ServiceState, body: CompareRequest, key: str | None) ->
 @router.post(
     "/compare",
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=RunSummary,
+    response_model=None,
     summary="Send prompts to several models",
     responses={
         200: {
             "description": "The run finished within `wait` seconds, or the "
-            "`Idempotency-Key` was seen before with the same body: the run it made.",
+            "`Idempotency-Key` was seen before with the same body: the run as "
+            f"`GET /runs/{{id}}` shows it (its first {DEFAULT_PROMPT_LIMIT} prompts).",
+            "model": RunDetail,
+        },
+        202: {
+            "description": "Accepted; `Location` names the run to read back. The body is the "
+            "run's summary.",
             "model": RunSummary,
         },
-        202: {"description": "Accepted; `Location` names the run to poll."},
-        **problems(413, 422),
+        **problems(413, 415, 422),
     },
 )
 async def create_comparison(
@@ -83,15 +89,17 @@ async def create_comparison(
             "making a second one; the same key with another body is refused (422).",
         ),
     ] = None,
-) -> RunSummary:
+) -> RunSummary | RunDetail:
     """Store every prompt x model pair as queued work, then answer: the work survives a crash
     from the moment this returns. Models answer in the background; read the run back at
-    `Location`, or pass `wait` to get the finished run in this response."""
+    `Location`, or pass `wait` to get the finished run, answers and all, in this response."""
     run, replayed = await _accept(state, body, idempotency_key)
     response.headers["Location"] = f"/runs/{run.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     summary = await wait_for_run(state, run.id, wait)
-    if replayed or summary.status in runs.FINISHED_STATUSES:
-        response.status_code = status.HTTP_200_OK
-    return summary
+    if not replayed and summary.status not in runs.FINISHED_STATUSES:
+        return summary
+    response.status_code = status.HTTP_200_OK
+    async with state.sessions() as session:
+        return await runs.get_detail(session, run.id, 0, DEFAULT_PROMPT_LIMIT)

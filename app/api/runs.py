@@ -6,27 +6,31 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import StreamingResponse
+from pydantic import StringConstraints
 from sse_starlette import EventSourceResponse
 
 from app import export, run_actions, runs
 from app.api.deps import SessionDep, StateDep
 from app.db.runs import RunFilters
-from app.errors import InvalidFieldError
 from app.events import run_events
 from app.schemas import ResponseStatus, RunDetail, RunPage, RunStatus, RunSummary, problems
 from app.waiting import wait_for_run
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
+# Prompts `GET /runs/{id}` shows unless asked for another page (and `POST /compare?wait=`).
+DEFAULT_PROMPT_LIMIT = 100
+
+# PostgreSQL text cannot hold NUL: the schema refuses it rather than the database (a 500).
+NO_NUL = r"^[^\x00]*$"
+# `key:value`: a key (without a colon), a colon, a value (possibly empty).
+TagFilter = Annotated[str, StringConstraints(pattern=r"^[^:\x00]+:[^\x00]*$")]
+# Prompt positions are 32-bit integers in the database.
+MAX_POSITION = 2**31 - 1
+
 
 def _tags(values: list[str]) -> dict[str, str]:
-    tags: dict[str, str] = {}
-    for value in values:
-        key, sep, tag_value = value.partition(":")
-        if not sep or not key:
-            raise InvalidFieldError(f"{value!r} is not key:value", field="tag")
-        tags[key] = tag_value
-    return tags
+    return {key: value for key, _, value in (tag.partition(":") for tag in values)}
 
 
 @router.get("", response_model=RunPage, summary="List runs, newest first", responses=problems(422))
@@ -38,13 +42,16 @@ async def list_runs(
         Query(
             min_length=1,
             max_length=500,
+            pattern=NO_NUL,
             description="Runs whose prompts or outputs contain these words (whole words, "
             'any case; `"a phrase"`, `or`, `-word` work as in web search).',
         ),
     ] = None,
-    model: Annotated[str | None, Query(description="Runs that sent prompts to it.")] = None,
+    model: Annotated[
+        str | None, Query(pattern=NO_NUL, description="Runs that sent prompts to it.")
+    ] = None,
     tag: Annotated[
-        list[str] | None, Query(description="`key:value`; repeat to require several.")
+        list[TagFilter] | None, Query(description="`key:value`; repeat to require several.")
     ] = None,
     created_after: Annotated[datetime | None, Query()] = None,
     created_before: Annotated[datetime | None, Query()] = None,
@@ -76,8 +83,12 @@ async def get_run(
     wait: Annotated[
         float, Query(ge=0, description="Seconds to wait for the run to finish first.")
     ] = 0,
-    prompt_offset: Annotated[int, Query(ge=0, description="First prompt index to show.")] = 0,
-    prompt_limit: Annotated[int, Query(ge=1, le=1000, description="Prompts to show.")] = 100,
+    prompt_offset: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="First prompt index to show.")
+    ] = 0,
+    prompt_limit: Annotated[
+        int, Query(ge=1, le=1000, description="Prompts to show.")
+    ] = DEFAULT_PROMPT_LIMIT,
 ) -> RunDetail:
     """The run with per-contender aggregates and its prompts in order, each with every
     contender's answer keyed by label."""
@@ -145,7 +156,7 @@ async def export_responses(
     responses={
         200: {"description": "The run has ended `cancelled`.", "model": RunSummary},
         202: {"description": "Queued pairs cancelled; pairs in flight are finishing."},
-        **problems(404, 409, 422),
+        **problems(404, 409, 415, 422),
     },
 )
 async def cancel_run(
@@ -168,7 +179,7 @@ async def cancel_run(
     responses={
         200: {"description": "No pair had failed; nothing changed.", "model": RunSummary},
         202: {"description": "The failed pairs are queued again."},
-        **problems(404, 422),
+        **problems(404, 415, 422),
     },
 )
 async def retry_run(

@@ -72,6 +72,9 @@ class Service:
         self, method: str, path: str, body: Callable[[], Any] | None = None, **kwargs: Any
     ) -> httpx.Response:
         """The response, or `ServiceError` with the service's own words."""
+        if method != "GET":
+            # The service refuses state-changing requests that are not JSON, body or not.
+            kwargs["headers"] = {"Content-Type": "application/json", **kwargs.get("headers", {})}
         try:
             for attempt in self._retrying():
                 with attempt:
@@ -98,7 +101,7 @@ class Service:
             "POST",
             "/compare",
             body=submission.body,
-            headers={"Content-Type": "application/json", "Idempotency-Key": key},
+            headers={"Idempotency-Key": key},
         )
         return response.json(), response.headers.get("idempotent-replayed") == "true"
 

@@ -1,7 +1,7 @@
 """POST /compare and reading the run back, with the keyless echo models."""
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -53,18 +53,31 @@ async def test_compare_is_accepted_and_answered_side_by_side(client: httpx.Async
     assert contenders["echo [INST]"]["template"] == "llama2-chat"
 
 
-async def test_wait_answers_200_with_the_finished_run(client: httpx.AsyncClient) -> None:
+async def test_wait_answers_200_with_the_run_as_get_shows_it(client: httpx.AsyncClient) -> None:
     response = await client.post("/compare", params={"wait": 10}, json=ECHO_RUN)
     assert response.status_code == 200
-    assert response.json()["status"] == "succeeded"
-    assert response.json()["counts"]["succeeded"] == 4
+    run = response.json()
+    assert run["status"] == "succeeded"
+    assert run["counts"]["succeeded"] == 4
+    assert run["prompts"][0]["responses"]["echo"]["output"] == "Tell me how to train"
+    assert run == (await client.get(response.headers["location"])).json()
 
 
-async def test_wait_that_runs_out_answers_202(client: httpx.AsyncClient) -> None:
+async def test_wait_shows_the_first_page_of_prompts(client: httpx.AsyncClient) -> None:
+    body = {"prompts": [f"p{i}" for i in range(101)], "models": ["echo"]}
+    response = await client.post("/compare", params={"wait": 20}, json=body)
+    assert response.status_code == 200
+    run = response.json()
+    assert run["prompt_count"] == 101
+    assert [p["text"] for p in run["prompts"]] == [f"p{i}" for i in range(100)]
+
+
+async def test_wait_that_runs_out_answers_202_with_the_summary(client: httpx.AsyncClient) -> None:
     body = {"prompts": ["slow"], "models": ["echo-slow"]}
     response = await client.post("/compare", params={"wait": 0.2}, json=body)
     assert response.status_code == 202
     assert response.json()["status"] in ("queued", "running")
+    assert "prompts" not in response.json()
 
 
 async def test_transient_failures_are_retried_and_counted(client: httpx.AsyncClient) -> None:
@@ -152,6 +165,27 @@ async def test_oversized_body_is_a_413(client: httpx.AsyncClient) -> None:
     response = await client.post("/compare", json={"prompts": [huge], "models": ["echo"]})
     assert response.status_code == 413
     assert response.json()["title"] == "Content Too Large"
+
+
+async def test_a_chunked_body_over_the_limit_is_a_413(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async def chunks(n: int) -> AsyncIterator[bytes]:
+        yield b'{"models": ["echo"], "prompts": ["'
+        for _ in range(n):
+            yield b"x" * 512
+        yield b'"]}'
+
+    json_type = {"Content-Type": "application/json"}
+    async with serve(make_settings(max_body_bytes=2048)) as client:
+        response = await client.post("/compare", content=chunks(8), headers=json_type)
+        assert response.request.headers["transfer-encoding"] == "chunked"
+        assert response.status_code == 413, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "2048 bytes" in response.json()["detail"]
+        assert (await client.get("/runs")).json()["items"] == []
+        under = await client.post("/compare", content=chunks(2), headers=json_type)
+        assert under.status_code == 202, under.text
 
 
 async def test_malformed_json_is_a_422_problem(client: httpx.AsyncClient) -> None:

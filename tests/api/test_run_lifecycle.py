@@ -15,6 +15,8 @@ from app.config import Settings
 from tests.conftest import serve
 
 RUN = {"prompts": ["one", "two"], "models": ["echo"], "name": "idem"}
+# What a state-changing request without a body carries (the command line's does).
+JSON = {"Content-Type": "application/json"}
 
 
 def echo_catalogue(tmp_path: Path, **models: dict[str, Any]) -> Path:
@@ -47,6 +49,7 @@ async def test_the_same_key_and_body_return_the_same_run(client: httpx.AsyncClie
     assert again.status_code == 200
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json()["id"] == first.json()["id"]
+    assert [p["text"] for p in again.json()["prompts"]] == ["one", "two"]  # the run itself
     assert again.headers["location"] == first.headers["location"]
     listed = (await client.get("/runs")).json()["items"]
     assert [run["id"] for run in listed] == [first.json()["id"]]
@@ -89,7 +92,7 @@ async def test_cancel_stops_queued_pairs_and_the_run_ends_cancelled(
         run_id = (await client.post("/compare", json=body)).json()["id"]
         await _wait_until(client, run_id, lambda run: run["counts"]["running"] > 0)
 
-        cancelled = await client.post(f"/runs/{run_id}/cancel")
+        cancelled = await client.post(f"/runs/{run_id}/cancel", headers=JSON)
         assert cancelled.status_code in (200, 202)
         assert cancelled.json()["counts"]["queued"] == 0
 
@@ -106,14 +109,14 @@ async def test_cancel_stops_queued_pairs_and_the_run_ends_cancelled(
         assert {a["status"] for a in answers[2:]} == {"cancelled"}
         assert all(a["output"] is None for a in answers[2:])
 
-        again = await client.post(f"/runs/{run_id}/cancel")
+        again = await client.post(f"/runs/{run_id}/cancel", headers=JSON)
         assert again.status_code == 200
         assert again.json()["status"] == "cancelled"
 
 
 async def test_a_finished_run_cannot_be_cancelled(client: httpx.AsyncClient) -> None:
     run_id = (await client.post("/compare", params={"wait": 10}, json=RUN)).json()["id"]
-    response = await client.post(f"/runs/{run_id}/cancel")
+    response = await client.post(f"/runs/{run_id}/cancel", headers=JSON)
     assert response.status_code == 409
     assert "already finished (succeeded)" in response.json()["detail"]
 
@@ -136,7 +139,7 @@ async def test_retry_sends_only_the_failed_pairs_again(
             before["prompts"][0]["responses"]["flaky"]["error"] == "HTTP 503: echo was told to fail"
         )
 
-        retried = await client.post(f"/runs/{run_id}/retry")
+        retried = await client.post(f"/runs/{run_id}/retry", headers=JSON)
         assert retried.status_code == 202
         assert retried.json()["counts"]["succeeded"] == 2  # echo's answers are kept
         assert retried.json()["status"] in ("queued", "running", "succeeded")
@@ -150,7 +153,7 @@ async def test_retry_sends_only_the_failed_pairs_again(
             assert flaky["error"] is None
             assert flaky["attempts"] == 3  # two failed calls before, one good call now
 
-        nothing = await client.post(f"/runs/{run_id}/retry")
+        nothing = await client.post(f"/runs/{run_id}/retry", headers=JSON)
         assert nothing.status_code == 200
         assert nothing.json()["status"] == "succeeded"
 
@@ -175,7 +178,7 @@ async def test_a_running_run_cannot_be_deleted(client: httpx.AsyncClient) -> Non
     response = await client.delete(f"/runs/{run_id}")
     assert response.status_code == 409
     assert "cancel it first" in response.json()["detail"]
-    await client.post(f"/runs/{run_id}/cancel")
+    await client.post(f"/runs/{run_id}/cancel", headers=JSON)
     await _wait_until(client, run_id, lambda run: run["status"] == "cancelled")
     assert (await client.delete(f"/runs/{run_id}")).status_code == 204
 
@@ -191,7 +194,8 @@ async def test_a_running_run_cannot_be_deleted(client: httpx.AsyncClient) -> Non
     ],
 )
 async def test_unknown_runs_are_404(client: httpx.AsyncClient, method: str, path: str) -> None:
-    response = await client.request(method, f"/runs/00000000-0000-4000-8000-000000000000{path}")
+    url = f"/runs/00000000-0000-4000-8000-000000000000{path}"
+    response = await client.request(method, url, headers=JSON)
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
 

@@ -123,7 +123,7 @@ async def test_a_hundred_cancels_racing_claims_all_succeed(
                     await queue.claim(connection, "echo", 5, lease_s=60)
 
         async def cancel(run_id: str) -> int:
-            return (await client.post(f"/runs/{run_id}/cancel")).status_code
+            return (await client.post(f"/runs/{run_id}/cancel", json={})).status_code
 
         claimers = [asyncio.create_task(claimer()) for _ in range(3)]
         try:
