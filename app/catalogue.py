@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from app.adapters.base import GenerationParams
 from app.adapters.gguf import GgufOptions
 from app.config import Settings
+from app.fields import Name, StorableText
 from app.templates import check_template
 
 AdapterKind = Literal["lamini", "openai", "echo", "local"]
@@ -20,10 +21,10 @@ class ModelSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     adapter: AdapterKind
     upstream: str = Field(description="The model id the provider knows it by.")
-    template: str = "raw"
+    template: StorableText = "raw"
     params: GenerationParams = Field(default_factory=GenerationParams)
     concurrency: int | None = Field(default=None, ge=1)
     description: str = ""

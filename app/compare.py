@@ -20,17 +20,6 @@ from app.templates import CHAT_TEMPLATE, check_template, render
 _TEXT_ONLY_ADAPTERS = frozenset({"lamini"})
 
 
-def _no_nul(value: str | None, field: str) -> None:
-    if value and "\x00" in value:
-        raise InvalidFieldError("NUL characters (\\u0000) cannot be stored", field=field)
-
-
-def _check_labels(request: CompareRequest) -> None:
-    _no_nul(request.name, "name")
-    for key, value in request.tags.items():
-        _no_nul(key + value, f"tags.{key}")
-
-
 def _prompts(request: CompareRequest, settings: Settings) -> list[PromptIn]:
     if len(request.prompts) > settings.max_prompts:
         raise InvalidFieldError(
@@ -40,17 +29,16 @@ def _prompts(request: CompareRequest, settings: Settings) -> list[PromptIn]:
         )
     prompts = [PromptIn(text=p) if isinstance(p, str) else p for p in request.prompts]
     for i, prompt in enumerate(prompts):
-        field = f"prompts[{i}]" if isinstance(request.prompts[i], str) else f"prompts[{i}].text"
-        if not prompt.text.strip():
-            raise InvalidFieldError("a prompt must not be empty or blank", field=field)
         if len(prompt.text) > settings.max_prompt_chars:
             raise InvalidFieldError(
                 f"prompt has {len(prompt.text)} characters; at most {settings.max_prompt_chars}",
-                field=field,
+                field=_prompt_field(request, i),
             )
-        _no_nul(prompt.text, field)
-        _no_nul(prompt.key, f"prompts[{i}].key")
     return prompts
+
+
+def _prompt_field(request: CompareRequest, i: int) -> str:
+    return f"prompts[{i}]" if isinstance(request.prompts[i], str) else f"prompts[{i}].text"
 
 
 def _contender(
@@ -115,7 +103,6 @@ async def accept_run(
     idempotency_key: str | None = None,
 ) -> Run:
     """Store the run, its prompts and one queued response per pair, in the caller's transaction."""
-    _check_labels(request)
     prompts = _prompts(request, settings)
     contenders = resolve_contenders(request, catalogue, settings)
     run = Run(

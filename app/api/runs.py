@@ -1,7 +1,6 @@
 """GET /runs and GET /runs/{id}: list, filter and read back comparisons."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
@@ -13,6 +12,7 @@ from app.api.deps import SessionDep, StateDep
 from app.db.runs import RunFilters
 from app.errors import InvalidFieldError
 from app.events import run_events
+from app.fields import Count, Cursor, Name, SearchText, TagFilter, Timestamp
 from app.schemas import ResponseStatus, RunDetail, RunPage, RunStatus, RunSummary, problems
 from app.waiting import wait_for_run
 
@@ -34,22 +34,22 @@ async def list_runs(
     session: SessionDep,
     status: Annotated[list[RunStatus] | None, Query(description="Any of these.")] = None,
     q: Annotated[
-        str | None,
+        SearchText | None,
         Query(
-            min_length=1,
-            max_length=500,
             description="Runs whose prompts or outputs contain these words (whole words, "
             'any case; `"a phrase"`, `or`, `-word` work as in web search).',
         ),
     ] = None,
-    model: Annotated[str | None, Query(description="Runs that sent prompts to it.")] = None,
+    model: Annotated[Name | None, Query(description="Runs that sent prompts to it.")] = None,
     tag: Annotated[
-        list[str] | None, Query(description="`key:value`; repeat to require several.")
+        list[TagFilter] | None, Query(description="`key:value`; repeat to require several.")
     ] = None,
-    created_after: Annotated[datetime | None, Query()] = None,
-    created_before: Annotated[datetime | None, Query()] = None,
+    created_after: Annotated[Timestamp | None, Query()] = None,
+    created_before: Annotated[Timestamp | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    cursor: Annotated[
+        Cursor | None, Query(description="`next_cursor` of the previous page.")
+    ] = None,
 ) -> RunPage:
     """Keyset pagination: pages stay stable while new runs arrive."""
     filters = RunFilters(
@@ -76,7 +76,7 @@ async def get_run(
     wait: Annotated[
         float, Query(ge=0, description="Seconds to wait for the run to finish first.")
     ] = 0,
-    prompt_offset: Annotated[int, Query(ge=0, description="First prompt index to show.")] = 0,
+    prompt_offset: Annotated[Count, Query(description="First prompt index to show.")] = 0,
     prompt_limit: Annotated[int, Query(ge=1, le=1000, description="Prompts to show.")] = 100,
 ) -> RunDetail:
     """The run with per-contender aggregates and its prompts in order, each with every
