@@ -78,7 +78,8 @@ class ContenderIn(BaseModel):
     template: StorableText | None = Field(
         default=None,
         description="`raw`, `llama2-chat`, `chatml`, `alpaca`, `chat`, or a text with "
-        "`{prompt}`. Default: the model's own.",
+        "`{prompt}` (at most `LLM_COMPARE_MAX_TEMPLATE_CHARS` characters). "
+        "Default: the model's own.",
     )
     params: GenerationParams | None = None
 
@@ -118,8 +119,8 @@ class CompareRequest(BaseModel):
 
     prompts: list[PromptItem] = Field(
         min_length=1,
-        description="Each at most `LLM_COMPARE_MAX_PROMPT_CHARS` characters; at most "
-        "`LLM_COMPARE_MAX_PROMPTS` of them.",
+        description="Each at most `LLM_COMPARE_MAX_PROMPT_CHARS` characters once its "
+        "contender's template is applied; at most `LLM_COMPARE_MAX_PROMPTS` of them.",
     )
     models: list[ContenderItem] = Field(
         min_length=1, description="At most `LLM_COMPARE_MAX_CONTENDERS`."
