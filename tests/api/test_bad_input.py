@@ -118,6 +118,15 @@ async def test_bad_bodies_are_a_422_naming_the_field(
     assert (await client.get("/runs")).json()["items"] == []
 
 
+async def test_a_surrogate_encoded_as_utf8_bytes_is_refused_too(client: httpx.AsyncClient) -> None:
+    # Python's JSON parser lets the bytes of an encoded surrogate through ("surrogatepass").
+    body = b'{"prompts": ["a\xed\xa0\x80"], "models": ["echo"]}'
+    response = await client.post(
+        "/compare", content=body, headers={"content-type": "application/json"}
+    )
+    _problem(response, "prompts[0]", SURROGATE)
+
+
 def _cursor(created_at: str) -> str:
     raw = f"{created_at}|{uuid.uuid4()}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
