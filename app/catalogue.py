@@ -20,6 +20,7 @@ from pydantic_core import ErrorDetails
 from app.adapters.base import GenerationParams
 from app.adapters.gguf import GgufOptions
 from app.config import Settings, clean_key, endpoint_problem, env_key
+from app.fields import Name, StorableText
 from app.templates import check_template
 
 AdapterKind = Literal["lamini", "openai", "echo", "local"]
@@ -30,10 +31,10 @@ class ModelSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)  # inputs hold keys
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     adapter: AdapterKind
     upstream: str = Field(description="The model id the provider knows it by.")
-    template: str = "raw"
+    template: StorableText = "raw"
     params: GenerationParams = Field(default_factory=GenerationParams)
     concurrency: int | None = Field(default=None, ge=1)
     description: str = ""

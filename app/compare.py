@@ -14,21 +14,10 @@ from app.db import runs as runs_repo
 from app.db.models import Run
 from app.errors import InvalidFieldError
 from app.schemas import CompareRequest, Contender, ContenderIn, PromptIn
-from app.templates import CHAT_TEMPLATE, check_template, render
+from app.templates import CHAT_TEMPLATE, check_template, render, rendered_size
 
 # Adapters that only take text prompts (a chat template needs a chat API).
 _TEXT_ONLY_ADAPTERS = frozenset({"lamini"})
-
-
-def _no_nul(value: str | None, field: str) -> None:
-    if value and "\x00" in value:
-        raise InvalidFieldError("NUL characters (\\u0000) cannot be stored", field=field)
-
-
-def _check_labels(request: CompareRequest) -> None:
-    _no_nul(request.name, "name")
-    for key, value in request.tags.items():
-        _no_nul(key + value, f"tags.{key}")
 
 
 def _prompts(request: CompareRequest, settings: Settings) -> list[PromptIn]:
@@ -40,17 +29,16 @@ def _prompts(request: CompareRequest, settings: Settings) -> list[PromptIn]:
         )
     prompts = [PromptIn(text=p) if isinstance(p, str) else p for p in request.prompts]
     for i, prompt in enumerate(prompts):
-        field = f"prompts[{i}]" if isinstance(request.prompts[i], str) else f"prompts[{i}].text"
-        if not prompt.text.strip():
-            raise InvalidFieldError("a prompt must not be empty or blank", field=field)
         if len(prompt.text) > settings.max_prompt_chars:
             raise InvalidFieldError(
                 f"prompt has {len(prompt.text)} characters; at most {settings.max_prompt_chars}",
-                field=field,
+                field=_prompt_field(request, i),
             )
-        _no_nul(prompt.text, field)
-        _no_nul(prompt.key, f"prompts[{i}].key")
     return prompts
+
+
+def _prompt_field(request: CompareRequest, i: int) -> str:
+    return f"prompts[{i}]" if isinstance(request.prompts[i], str) else f"prompts[{i}].text"
 
 
 def _contender(
@@ -91,6 +79,12 @@ def resolve_contenders(
         )
     contenders: list[Contender] = []
     for i, given in enumerate(request.models):
+        template = given.template if isinstance(given, ContenderIn) else None
+        if template is not None and len(template) > settings.max_template_chars:
+            raise InvalidFieldError(
+                f"template has {len(template)} characters; at most {settings.max_template_chars}",
+                field=f"models[{i}].template",
+            )
         contender = _contender(i, given, request.params, catalogue)
         if any(c.label == contender.label for c in contenders):
             raise InvalidFieldError(
@@ -99,6 +93,37 @@ def resolve_contenders(
             )
         contenders.append(contender)
     return contenders
+
+
+def _check_rendered_sizes(
+    request: CompareRequest,
+    prompts: list[PromptIn],
+    contenders: list[Contender],
+    settings: Settings,
+) -> None:
+    """Refuse, before rendering anything, a prompt that its template makes longer than
+    `max_prompt_chars`, and a run whose rendered prompts add up to more than `max_run_chars`."""
+    lengths = [len(p.text) for p in prompts]
+    longest, total_prompt_chars = max(lengths), sum(lengths)
+    run_chars = 0
+    for j, contender in enumerate(contenders):
+        size = rendered_size(contender.template)
+        if size.of(longest) > settings.max_prompt_chars:
+            i = next(i for i, n in enumerate(lengths) if size.of(n) > settings.max_prompt_chars)
+            raise InvalidFieldError(
+                f"prompt {i} has {size.of(lengths[i])} characters once rendered with the "
+                f"template of contender {contender.label!r} (models[{j}]); "
+                f"at most {settings.max_prompt_chars}",
+                field=_prompt_field(request, i),
+            )
+        run_chars += size.fixed * len(prompts) + size.uses * total_prompt_chars
+    if run_chars > settings.max_run_chars:
+        raise InvalidFieldError(
+            f"the run's rendered prompts would add up to {run_chars} characters "
+            f"({len(prompts)} prompts x {len(contenders)} contenders); at most "
+            f"{settings.max_run_chars} per run (split the batch into several runs)",
+            field="prompts",
+        )
 
 
 def request_digest(request: CompareRequest) -> str:
@@ -115,9 +140,9 @@ async def accept_run(
     idempotency_key: str | None = None,
 ) -> Run:
     """Store the run, its prompts and one queued response per pair, in the caller's transaction."""
-    _check_labels(request)
     prompts = _prompts(request, settings)
     contenders = resolve_contenders(request, catalogue, settings)
+    _check_rendered_sizes(request, prompts, contenders, settings)
     run = Run(
         id=uuid.uuid4(),
         name=request.name,

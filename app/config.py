@@ -169,7 +169,17 @@ class Settings(BaseSettings):
     # API limits
     max_prompts: int = Field(default=10_000, ge=1, description="Prompts per run.")
     max_contenders: int = Field(default=16, ge=1, description="Contenders per run.")
-    max_prompt_chars: int = Field(default=100_000, ge=1, description="Characters per prompt.")
+    max_prompt_chars: int = Field(
+        default=100_000, ge=1, description="Characters per prompt, once its template is applied."
+    )
+    max_template_chars: int = Field(
+        default=10_000, ge=1, description="Characters of a contender's custom template."
+    )
+    max_run_chars: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1,
+        description="Characters of all of a run's rendered prompts together.",
+    )
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="Request body.")
     max_wait_s: float = Field(default=300.0, ge=0, description="Upper bound for `?wait=`.")
 

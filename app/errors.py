@@ -143,8 +143,8 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     for part in loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif part[:1].isupper() or part in ("str", "int", "float"):
-            continue  # pydantic names the union member it tried; the caller did not write it
+        elif part[:1].isupper() or part in ("", "str", "int", "float", "[key]"):
+            continue  # pydantic's names for a union member or a dict key, or an empty key
         else:
             path += f".{part}" if path else part
     return path

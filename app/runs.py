@@ -12,6 +12,7 @@ from app.adapters.base import GenerationParams
 from app.db import runs as runs_repo
 from app.db.models import Run
 from app.errors import InvalidFieldError, NotFoundError
+from app.fields import utc_datetime
 from app.schemas import (
     Contender,
     ContenderStats,
@@ -69,7 +70,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         created_at, run_id = raw.split("|")
-        return datetime.fromisoformat(created_at), uuid.UUID(run_id)
+        return utc_datetime(datetime.fromisoformat(created_at)), uuid.UUID(run_id)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidFieldError("not a cursor this API returned", field="cursor") from exc
 

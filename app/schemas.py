@@ -2,11 +2,12 @@
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from app.adapters.base import GenerationParams
+from app.fields import Name, NonBlankText, ShortText, StorableText
 
 RunStatus = Literal["queued", "running", "succeeded", "partial", "failed", "cancelled"]
 ResponseStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -65,23 +66,50 @@ COMPARE_EXAMPLES: dict[str, dict[str, Any]] = {
 class PromptIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, description="The prompt, before any template.")
-    key: str | None = Field(default=None, max_length=200, description="Your id for it.")
+    text: NonBlankText = Field(description="The prompt, before any template.")
+    key: ShortText | None = Field(default=None, description="Your id for it.")
 
 
 class ContenderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(min_length=1, description="A model name from `GET /models`.")
-    label: str | None = Field(
-        default=None, min_length=1, max_length=200, description="Unique within the run."
-    )
-    template: str | None = Field(
+    model: Name = Field(description="A model name from `GET /models`.")
+    label: Name | None = Field(default=None, description="Unique within the run.")
+    template: StorableText | None = Field(
         default=None,
         description="`raw`, `llama2-chat`, `chatml`, `alpaca`, `chat`, or a text with "
-        "`{prompt}`. Default: the model's own.",
+        "`{prompt}` (at most `LLM_COMPARE_MAX_TEMPLATE_CHARS` characters). "
+        "Default: the model's own.",
     )
     params: GenerationParams | None = None
+
+
+def _prompt_form(value: Any) -> str:
+    return "str" if isinstance(value, str) else "PromptIn"
+
+
+def _contender_form(value: Any) -> str:
+    return "str" if isinstance(value, str) else "ContenderIn"
+
+
+def _key_pattern_in_property_names(schema: dict[str, Any]) -> None:
+    """pydantic states a dict's key pattern as `patternProperties` (keys that do not match
+    may hold anything); say what is validated: every key matches, every value is a value."""
+    ((pattern, values),) = schema.pop("patternProperties").items()
+    schema["additionalProperties"] = values
+    schema["propertyNames"]["pattern"] = pattern
+
+
+# A text or an object, told apart by the JSON type, so an error is about the form the caller
+# wrote (`prompts[0]` or `prompts[0].text`), not about both.
+PromptItem = Annotated[
+    Annotated[NonBlankText, Tag("str")] | Annotated[PromptIn, Tag("PromptIn")],
+    Discriminator(_prompt_form),
+]
+ContenderItem = Annotated[
+    Annotated[Name, Tag("str")] | Annotated[ContenderIn, Tag("ContenderIn")],
+    Discriminator(_contender_form),
+]
 
 
 class CompareRequest(BaseModel):
@@ -89,13 +117,21 @@ class CompareRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [CLASSIC_EXAMPLE]})
 
-    prompts: list[str | PromptIn] = Field(min_length=1)
-    models: list[str | ContenderIn] = Field(min_length=1)
+    prompts: list[PromptItem] = Field(
+        min_length=1,
+        description="Each at most `LLM_COMPARE_MAX_PROMPT_CHARS` characters once its "
+        "contender's template is applied; at most `LLM_COMPARE_MAX_PROMPTS` of them.",
+    )
+    models: list[ContenderItem] = Field(
+        min_length=1, description="At most `LLM_COMPARE_MAX_CONTENDERS`."
+    )
     params: GenerationParams | None = Field(
         default=None, description="Defaults for every contender; a contender's own win."
     )
-    name: str | None = Field(default=None, max_length=200)
-    tags: dict[str, str] = Field(default_factory=dict, max_length=32)
+    name: Name | None = None
+    tags: dict[Name, ShortText] = Field(
+        default_factory=dict, max_length=32, json_schema_extra=_key_pattern_in_property_names
+    )
 
 
 class Contender(BaseModel):

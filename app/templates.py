@@ -47,6 +47,28 @@ def check_template(template: str) -> str | None:
     return f"unknown template {template!r}: use one of {names} or a text with {PLACEHOLDER}"
 
 
+@dataclass(frozen=True)
+class RenderedSize:
+    """How long a template makes a prompt of n characters: `fixed + uses * n` characters
+    (a chat message counts its text)."""
+
+    fixed: int
+    uses: int
+
+    def of(self, prompt_chars: int) -> int:
+        return self.fixed + self.uses * prompt_chars
+
+
+def rendered_size(template: str) -> RenderedSize:
+    """The size `render` gives, known without rendering (so a request too large to render
+    costs nothing to refuse)."""
+    if template == CHAT_TEMPLATE:
+        return RenderedSize(fixed=0, uses=1)
+    text = TEXT_TEMPLATES.get(template, template)
+    uses = text.count(PLACEHOLDER)
+    return RenderedSize(fixed=len(text) - uses * len(PLACEHOLDER), uses=uses)
+
+
 def render(template: str, prompt: str) -> RenderedPrompt:
     """Apply a named or custom template to one prompt."""
     if template == CHAT_TEMPLATE:

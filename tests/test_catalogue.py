@@ -79,6 +79,13 @@ concurrency = 2
         ('[[models]]\nname = "x"\nadapter = "nope"\nupstream = "x"', "adapter"),
         ('[[models]]\nname = "x"\nadapter = "echo"\nupstream = "x"\ntemplate = "odd"', "template"),
         ('models = "none"', "expected a list"),
+        ('[[models]]\nname = " "\nadapter = "echo"\nupstream = "x"', "empty or blank"),
+        ('[[models]]\nname = "a\\u0000"\nadapter = "echo"\nupstream = "x"', "NUL"),
+        (
+            '[[models]]\nname = "x"\nadapter = "echo"\nupstream = "x"\n'
+            'params = { stop = ["\\u0000"] }',
+            "NUL",
+        ),
     ],
 )
 def test_a_bad_file_is_refused_with_the_reason(tmp_path: Path, content: str, words: str) -> None:

@@ -4,6 +4,8 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.fields import Seed, StorableText
+
 FinishReason = Literal["stop", "length"]
 
 
@@ -20,8 +22,8 @@ class GenerationParams(BaseModel):
     max_new_tokens: int | None = Field(default=None, ge=1, le=32_768)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
-    seed: int | None = None
-    stop: list[str] | None = Field(default=None, max_length=4)
+    seed: Seed | None = None
+    stop: list[StorableText] | None = Field(default=None, max_length=4)
 
     def merged(self, override: "GenerationParams | None") -> "GenerationParams":
         """These params with every field that `override` sets taking its value."""

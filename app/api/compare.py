@@ -12,6 +12,7 @@ from app.db import runs as runs_repo
 from app.db.engine import transaction
 from app.db.models import Run
 from app.errors import InvalidFieldError
+from app.fields import IdempotencyKey
 from app.schemas import COMPARE_EXAMPLES, CompareRequest, RunDetail, RunSummary, problems
 from app.state import ServiceState
 from app.waiting import wait_for_run
@@ -68,7 +69,7 @@ async def _accept(state: ServiceState, body: CompareRequest, key: str | None) ->
             "run's summary.",
             "model": RunSummary,
         },
-        **problems(413, 415, 422),
+        **problems(400, 413, 415, 422),
     },
 )
 async def create_comparison(
@@ -80,11 +81,9 @@ async def create_comparison(
         Query(ge=0, description="Seconds to wait for the run to finish (bounded by the server)."),
     ] = 0,
     idempotency_key: Annotated[
-        str | None,
+        IdempotencyKey | None,
         Header(
             alias=IDEMPOTENCY_KEY,
-            min_length=1,
-            max_length=255,
             description="Retrying with the same key and body returns the same run instead of "
             "making a second one; the same key with another body is refused (422).",
         ),

@@ -1,18 +1,17 @@
 """GET /runs and GET /runs/{id}: list, filter and read back comparisons."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import StreamingResponse
-from pydantic import StringConstraints
 from sse_starlette import EventSourceResponse
 
 from app import export, run_actions, runs
 from app.api.deps import SessionDep, StateDep
 from app.db.runs import RunFilters
 from app.events import run_events
+from app.fields import Count, Cursor, Name, SearchText, TagFilter, Timestamp
 from app.schemas import ResponseStatus, RunDetail, RunPage, RunStatus, RunSummary, problems
 from app.waiting import wait_for_run
 
@@ -20,13 +19,6 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 
 # Prompts `GET /runs/{id}` shows unless asked for another page (and `POST /compare?wait=`).
 DEFAULT_PROMPT_LIMIT = 100
-
-# PostgreSQL text cannot hold NUL: the schema refuses it rather than the database (a 500).
-NO_NUL = r"^[^\x00]*$"
-# `key:value`: a key (without a colon), a colon, a value (possibly empty).
-TagFilter = Annotated[str, StringConstraints(pattern=r"^[^:\x00]+:[^\x00]*$")]
-# Prompt positions are 32-bit integers in the database.
-MAX_POSITION = 2**31 - 1
 
 
 def _tags(values: list[str]) -> dict[str, str]:
@@ -38,25 +30,22 @@ async def list_runs(
     session: SessionDep,
     status: Annotated[list[RunStatus] | None, Query(description="Any of these.")] = None,
     q: Annotated[
-        str | None,
+        SearchText | None,
         Query(
-            min_length=1,
-            max_length=500,
-            pattern=NO_NUL,
             description="Runs whose prompts or outputs contain these words (whole words, "
             'any case; `"a phrase"`, `or`, `-word` work as in web search).',
         ),
     ] = None,
-    model: Annotated[
-        str | None, Query(pattern=NO_NUL, description="Runs that sent prompts to it.")
-    ] = None,
+    model: Annotated[Name | None, Query(description="Runs that sent prompts to it.")] = None,
     tag: Annotated[
         list[TagFilter] | None, Query(description="`key:value`; repeat to require several.")
     ] = None,
-    created_after: Annotated[datetime | None, Query()] = None,
-    created_before: Annotated[datetime | None, Query()] = None,
+    created_after: Annotated[Timestamp | None, Query()] = None,
+    created_before: Annotated[Timestamp | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    cursor: Annotated[
+        Cursor | None, Query(description="`next_cursor` of the previous page.")
+    ] = None,
 ) -> RunPage:
     """Keyset pagination: pages stay stable while new runs arrive."""
     filters = RunFilters(
@@ -83,9 +72,7 @@ async def get_run(
     wait: Annotated[
         float, Query(ge=0, description="Seconds to wait for the run to finish first.")
     ] = 0,
-    prompt_offset: Annotated[
-        int, Query(ge=0, le=MAX_POSITION, description="First prompt index to show.")
-    ] = 0,
+    prompt_offset: Annotated[Count, Query(description="First prompt index to show.")] = 0,
     prompt_limit: Annotated[
         int, Query(ge=1, le=1000, description="Prompts to show.")
     ] = DEFAULT_PROMPT_LIMIT,

@@ -102,7 +102,7 @@ async def test_unknown_run_is_a_404_problem(client: httpx.AsyncClient) -> None:
     [
         ({"prompts": [], "models": ["echo"]}, "prompts", "at least 1"),
         ({"prompts": ["  "], "models": ["echo"]}, "prompts[0]", "empty"),
-        ({"prompts": [{"text": ""}], "models": ["echo"]}, "prompts[0].text", "at least 1"),
+        ({"prompts": [{"text": ""}], "models": ["echo"]}, "prompts[0].text", "empty"),
         ({"prompts": ["hi"], "models": []}, "models", "at least 1"),
         ({"prompts": ["hi"], "models": ["gpt-17"]}, "models[0]", "unknown model"),
         ({"prompts": ["hi"], "models": [{"model": "nope"}]}, "models[0].model", "unknown model"),
