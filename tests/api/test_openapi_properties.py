@@ -73,7 +73,14 @@ def app(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[Fast
     catalogue = tmp_path / "catalogue.toml"
     catalogue.write_text(ECHO_FOR_LOCAL_MODELS)
     # Short waits: generated `wait` values would otherwise hold a request up to 300 s.
-    app = create_app(make_settings(catalogue_file=catalogue, max_wait_s=0.2, shutdown_grace_s=0))
+    app = create_app(
+        make_settings(
+            catalogue_file=catalogue,
+            max_wait_s=0.2,
+            shutdown_grace_s=0,
+            allowed_hosts="testserver",  # the name schemathesis' in-process client sends
+        )
+    )
     compare = schema["/compare"]["POST"]
     _real_run_ids[:] = [
         compare.Case(body={"prompts": ["hello", "world"], "models": [model]}, query={"wait": 5})
