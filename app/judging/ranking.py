@@ -20,7 +20,9 @@ has tens of votes. Across disconnected groups of contenders the scores rest on t
 
 Intervals are 95% percentile bootstrap intervals over votes: the votes are resampled with
 replacement (as counts, one multinomial draw per resample) by a generator seeded with `seed`,
-so the same votes and seed give the same numbers.
+so the same votes and seed give the same numbers. Where every vote between the contenders went
+the same way, every resample looks alike and the interval collapses to the score: read it with
+the vote counts (the Wilson interval of the pair's win rate stays honest there).
 """
 
 import math
