@@ -1,0 +1,191 @@
+"""Diagnostics of one answer: what went wrong with it, read from its text alone.
+
+`diagnose(output, prompt, finish_reason)` runs once per stored answer, on the dispatcher's
+hot path, so it is a few precompiled regular expressions and one pass over word n-grams, with
+bounded work (about 20 µs for a 100-word answer; `bench/diagnostics.py` measures it).
+`prompt` is the user's prompt before its template.
+
+Words are runs of letters and digits (`it's` is one word), lower-cased. Only the first
+`HEAD_CHARS` (4,000) characters of an output and of a prompt are read for the n-grams and for
+`refusal` and `continues_dialogue`; markup (`template_leak`) is also looked for in the last
+`TAIL_CHARS` (1,000); `words` counts the whole output.
+
+Numbers:
+
+| Number | Meaning |
+|---|---|
+| `words` | Whitespace-separated words of the whole output. |
+| `repetition` | Share (0–1) of the output's word 4-grams that repeat an earlier 4-gram of it: 0 when no phrase of four words comes twice, near 1 for a loop. |
+| `prompt_overlap` | Share (0–1) of the prompt's distinct word 3-grams (its words, for a prompt of one or two) that occur in the output; 0 for an empty prompt. |
+
+Flags, in this order (`FLAGS`):
+
+| Flag | Set when |
+|---|---|
+| `empty` | The output is nothing but whitespace. No other flag but `truncated` is then set. |
+| `truncated` | `finish_reason` is `length`: the token limit cut the answer off. |
+| `echoes_prompt` | The prompt has at least 4 words and `prompt_overlap` is at least 0.6: the output repeats the prompt or most of it, as a base model continuing or looping on the question does. Restating a few words of the question ("The capital of Australia is …") is not enough. |
+| `repetitive` | `repetition` is at least 0.3 over at least 20 four-word n-grams (23 words): the output loops on a sentence or phrase. A short answer that repeats a phrase because it was asked to ("hello hello hello") is too short to tell, and is not flagged. |
+| `continues_dialogue` | The output opens a new turn of a conversation: a turn token (`[INST]`, `<\\|im_start\\|>`, `<start_of_turn>`, `<\\|user\\|>` …) anywhere, or a line starting with a user's speaker label (`User:`, `Human:`, `### Human:`, `### Instruction:`, `Q:`, `Question:`, `USER:` …). Speaker labels do not count when the prompt asks for a dialogue, conversation, script, interview or questions and answers, and a label quoted inside a line ("write Q: before each question") never counts. |
+| `template_leak` | The output contains template markup or special tokens: `[INST]`, `[/INST]`, `<<SYS>>`, `<\\|im_start\\|>`, `<\\|im_end\\|>`, `<\\|endoftext\\|>`, `<\\|eot_id\\|>`, `<start_of_turn>`, `<end_of_turn>`, `<bos>`, `<eos>`, `<s>`, `</s>`, `### Response:`. Markup that the prompt itself contains does not count, nor `<s>`/`</s>` in code (inside backticks) or among other HTML tags, where it is HTML's strikethrough. |
+| `refusal` | Within its first 600 characters the output declines: "I'm sorry, but I can't …", "I cannot help/assist/provide …", "I won't …", "I'm unable to …", "As an AI, I cannot …", "I must decline …". Sympathy ("I'm sorry to hear that …") and idioms ("I can't help but …", "I can't stress enough …") are not refusals. |
+"""
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
+
+DIAGNOSTICS_VERSION = 1
+"""The version of these rules: stored diagnostics of an older version can be recomputed."""
+
+FLAGS = MappingProxyType(
+    {
+        "empty": "The output is nothing but whitespace.",
+        "truncated": "The token limit cut the answer off (finish_reason = length).",
+        "echoes_prompt": "The output repeats the prompt or most of it, as a base model does.",
+        "repetitive": "The output loops on the same sentence or phrase.",
+        "continues_dialogue": "The output invents further turns of the conversation.",
+        "template_leak": "The output contains template markup or special tokens.",
+        "refusal": "The output declines to answer.",
+    }
+)
+"""The flags' vocabulary, in the order `Diagnostics.flags` lists them, each with its meaning."""
+
+HEAD_CHARS = 4_000
+TAIL_CHARS = 1_000
+REFUSAL_CHARS = 600
+
+REPETITION_N = 4
+REPETITIVE_SHARE = 0.3
+REPETITIVE_MIN_NGRAMS = 20
+OVERLAP_N = 3
+ECHO_MIN_PROMPT_WORDS = 4
+ECHO_OVERLAP = 0.6
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostics:
+    """Flags (a subset of `FLAGS`, in its order) and numbers of one answer."""
+
+    flags: tuple[str, ...]
+    repetition: float
+    prompt_overlap: float
+    words: int
+
+
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+
+_TURN_TOKEN = re.compile(
+    r"\[INST\]|<\|im_start\|>|<start_of_turn>|<\|(?:user|prompter|start_header_id)\|>"
+)
+_USER_LABEL = re.compile(
+    r"^[ \t>*_-]*(?:\*\*)?(?:(?:#{2,3}\s*)(?:human|user|instruction)|user|human|q|question)"
+    r"(?:\*\*)?\s*\d*\s*(?:\*\*)?:",
+    re.IGNORECASE | re.MULTILINE,
+)
+_ASKS_FOR_DIALOGUE = re.compile(
+    r"\b(?:dialogues?|dialogs?|conversations?|chats?|scripts?|interviews?|transcripts?|"
+    r"role[- ]?play|q\s*&\s*a|questions?\s+and\s+answers?|faqs?|quiz)\b",
+    re.IGNORECASE,
+)
+
+_MARKUP = re.compile(
+    r"\[/?INST\]|<</?SYS>>|<\|(?:im_start|im_end|endoftext|eot_id|start_header_id|"
+    r"end_header_id|begin_of_text|user|assistant|system|end)\|>|<(?:start|end)_of_turn>|"
+    r"<(?:bos|eos)>|</?s>|^### Response:",
+    re.MULTILINE,
+)
+_STRIKETHROUGH = frozenset({"<s>", "</s>"})
+_CODE_OR_HTML = re.compile(r"`|<(?!/?s>)/?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?>")
+
+_NEGATION = r"(?:can(?:no|'|’)t|cannot|won(?:'|’)t|will not|(?:am|'m|’m) (?:unable|not able))"
+# Lower-case text; every branch starts with a literal, which `re` scans for quickly (a leading
+# \b makes it three times slower): the match's start is checked to be a word's in code.
+_REFUSAL = re.compile(
+    r"(?:i'm|i’m|i am|i)\s+(?:so\s+|very\s+|truly\s+)?(?:sorry|afraid),?\s+(?:but\s+)?"
+    rf"(?:i\s+|as an ai\b[^.\n]{{0,40}}?){_NEGATION}"
+    rf"|i\s+(?:{_NEGATION} to|can(?:no|'|’)t|cannot|won(?:'|’)t|will not|"
+    r"(?:must|have to) decline to|refuse to)\s+"
+    r"(?:help(?!\s+but)|assist|provide|give|share|fulfill|comply|support|create|write|"
+    r"generate|do (?:that|this)|answer|engage|offer|produce|participate|encourage|condone|"
+    r"promote|facilitate|teach|explain how|tell you how)"
+    rf"|as an ai\b[^.\n]{{0,60}}?\b(?:{_NEGATION}|don't|do not)"
+    r"|i\s+(?:must|have to)\s+(?:respectfully\s+)?decline\b"
+)
+
+
+def diagnose(output: str, prompt: str, finish_reason: str | None) -> Diagnostics:
+    """The diagnostics of one answer to `prompt` (the user's text, before its template)."""
+    truncated = finish_reason == "length"
+    if not output.strip():
+        return Diagnostics(("empty", "truncated") if truncated else ("empty",), 0.0, 0.0, 0)
+    head = output[:HEAD_CHARS]
+    words = _WORD.findall(head.lower())
+    repetition = _repetition(words)
+    prompt_words, prompt_grams = _prompt_ngrams(prompt)
+    overlap = _overlap(words, prompt_grams)
+    found = {
+        "truncated": truncated,
+        "echoes_prompt": len(prompt_words) >= ECHO_MIN_PROMPT_WORDS and overlap >= ECHO_OVERLAP,
+        "repetitive": repetition >= REPETITIVE_SHARE
+        and len(words) - REPETITION_N + 1 >= REPETITIVE_MIN_NGRAMS,
+        "continues_dialogue": _continues_dialogue(head, prompt),
+        "template_leak": _leaks_markup(_head_and_tail(output), prompt),
+        "refusal": _refuses(output[:REFUSAL_CHARS].lower()),
+    }
+    flags = tuple(flag for flag in FLAGS if found.get(flag))
+    return Diagnostics(flags, round(repetition, 4), round(overlap, 4), len(output.split()))
+
+
+def _repetition(words: list[str]) -> float:
+    grams = list(zip(*(words[i:] for i in range(REPETITION_N)), strict=False))
+    if not grams:
+        return 0.0
+    return 1 - len(set(grams)) / len(grams)
+
+
+@lru_cache(maxsize=256)  # one prompt is diagnosed once per contender
+def _prompt_ngrams(prompt: str) -> tuple[tuple[str, ...], frozenset[tuple[str, ...]]]:
+    words = tuple(_WORD.findall(prompt[:HEAD_CHARS].lower()))
+    n = min(OVERLAP_N, len(words))
+    return words, frozenset(zip(*(words[i:] for i in range(n)), strict=False)) if n else frozenset()
+
+
+def _overlap(words: list[str], prompt_grams: frozenset[tuple[str, ...]]) -> float:
+    if not prompt_grams:
+        return 0.0
+    n = len(next(iter(prompt_grams)))
+    found = prompt_grams.intersection(zip(*(words[i:] for i in range(n)), strict=False))
+    return len(found) / len(prompt_grams)
+
+
+def _refuses(start: str) -> bool:
+    return any(
+        m.start() == 0 or not start[m.start() - 1].isalnum() for m in _REFUSAL.finditer(start)
+    )
+
+
+def _continues_dialogue(head: str, prompt: str) -> bool:
+    if ("<" in head or "[" in head) and _TURN_TOKEN.search(head):
+        return True
+    return _USER_LABEL.search(head) is not None and not _ASKS_FOR_DIALOGUE.search(prompt)
+
+
+def _head_and_tail(output: str) -> str:
+    if len(output) <= HEAD_CHARS + TAIL_CHARS:
+        return output
+    return output[:HEAD_CHARS] + "\n" + output[-TAIL_CHARS:]
+
+
+def _leaks_markup(text: str, prompt: str) -> bool:
+    if "<" not in text and "[" not in text and "###" not in text:
+        return False
+    for match in _MARKUP.finditer(text):
+        token = match.group()
+        if token in prompt:
+            continue
+        if token in _STRIKETHROUGH and _CODE_OR_HTML.search(text):
+            continue
+        return True
+    return False
