@@ -32,9 +32,11 @@ Flags, in this order (`FLAGS`):
 """
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
+from typing import NamedTuple
 
 DIAGNOSTICS_VERSION = 1
 """The version of these rules: stored diagnostics of an older version can be recomputed."""
@@ -58,10 +60,12 @@ REFUSAL_CHARS = 600
 
 REPETITION_N = 4
 REPETITIVE_SHARE = 0.3
-REPETITIVE_MIN_NGRAMS = 20
+REPETITIVE_MIN_NGRAMS = 8
 OVERLAP_N = 3
-ECHO_MIN_PROMPT_WORDS = 4
-ECHO_OVERLAP = 0.6
+ECHO_MIN_PROMPT_WORDS = 3
+ECHO_WHOLE = 0.8  # share of the prompt's 3-grams said again, with its opening, for an echo
+ECHO_LOOP = 0.6  # or this share, with ECHO_LOOP_TWICE of them said twice or more
+ECHO_LOOP_TWICE = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +84,8 @@ _TURN_TOKEN = re.compile(
     r"\[INST\]|<\|im_start\|>|<start_of_turn>|<\|(?:user|prompter|start_header_id)\|>"
 )
 _USER_LABEL = re.compile(
-    r"^[ \t>*_-]*(?:\*\*)?(?:(?:#{2,3}\s*)(?:human|user|instruction)|user|human|q|question)"
-    r"(?:\*\*)?\s*\d*\s*(?:\*\*)?:",
+    r"^[ \t>*_-]*(?:(?:\*\*)?(?:#{2,3}\s*(?:human|user|instruction)|user|human|q|question)"
+    r"(?:\*\*)?\s*\d*\s*(?:\*\*)?:|\[(?:user|human)\b[^\]\n]{0,20}\])",
     re.IGNORECASE | re.MULTILINE,
 )
 _ASKS_FOR_DIALOGUE = re.compile(
@@ -91,7 +95,7 @@ _ASKS_FOR_DIALOGUE = re.compile(
 )
 
 _MARKUP = re.compile(
-    r"\[/?INST\]|<</?SYS>>|<\|(?:im_start|im_end|endoftext|eot_id|start_header_id|"
+    r"\[/?INST\]|\[/I(?:NS?)?\]|<</?SYS>>|<\|(?:im_start|im_end|endoftext|eot_id|start_header_id|"
     r"end_header_id|begin_of_text|user|assistant|system|end)\|>|<(?:start|end)_of_turn>|"
     r"<(?:bos|eos)>|</?s>|^### Response:",
     re.MULTILINE,
@@ -99,20 +103,23 @@ _MARKUP = re.compile(
 _STRIKETHROUGH = frozenset({"<s>", "</s>"})
 _CODE_OR_HTML = re.compile(r"`|<(?!/?s>)/?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?>")
 
-_NEGATION = r"(?:can(?:no|'|’)t|cannot|won(?:'|’)t|will not|(?:am|'m|’m) (?:unable|not able))"
-# Lower-case text; every branch starts with a literal, which `re` scans for quickly (a leading
-# \b makes it three times slower): the match's start is checked to be a word's in code.
+_UNABLE = r"i(?:'m|’m|\s+am)\s+(?:unable|not able)"
+_CANNOT = rf"(?:i\s+(?:can(?:no|'|’)t|cannot|won(?:'|’)t|will not)|{_UNABLE})"
+# On lower-case text. Every branch starts with a literal, which `re` scans for quickly (a
+# leading \b makes it three times slower): `_refuses` checks that a match starts a word.
 _REFUSAL = re.compile(
     r"(?:i'm|i’m|i am|i)\s+(?:so\s+|very\s+|truly\s+)?(?:sorry|afraid),?\s+(?:but\s+)?"
-    rf"(?:i\s+|as an ai\b[^.\n]{{0,40}}?){_NEGATION}"
-    rf"|i\s+(?:{_NEGATION} to|can(?:no|'|’)t|cannot|won(?:'|’)t|will not|"
-    r"(?:must|have to) decline to|refuse to)\s+"
+    rf"{_CANNOT}"
+    rf"|(?:{_CANNOT}(?:\s+to)?|i\s+(?:must|have to)\s+decline\s+to|i\s+refuse\s+to)\s+"
     r"(?:help(?!\s+but)|assist|provide|give|share|fulfill|comply|support|create|write|"
     r"generate|do (?:that|this)|answer|engage|offer|produce|participate|encourage|condone|"
     r"promote|facilitate|teach|explain how|tell you how)"
-    rf"|as an ai\b[^.\n]{{0,60}}?\b(?:{_NEGATION}|don't|do not)"
+    rf"|as an ai\b[^.\n]{{0,60}}?(?:{_CANNOT}|i\s+(?:don't|do not))"
     r"|i\s+(?:must|have to)\s+(?:respectfully\s+)?decline\b"
 )
+
+
+_QUOTES = frozenset("\"“'‘«")
 
 
 def diagnose(output: str, prompt: str, finish_reason: str | None) -> Diagnostics:
@@ -123,11 +130,10 @@ def diagnose(output: str, prompt: str, finish_reason: str | None) -> Diagnostics
     head = output[:HEAD_CHARS]
     words = _WORD.findall(head.lower())
     repetition = _repetition(words)
-    prompt_words, prompt_grams = _prompt_ngrams(prompt)
-    overlap = _overlap(words, prompt_grams)
+    overlap, echoes = _prompt_echo(words, prompt)
     found = {
         "truncated": truncated,
-        "echoes_prompt": len(prompt_words) >= ECHO_MIN_PROMPT_WORDS and overlap >= ECHO_OVERLAP,
+        "echoes_prompt": echoes,
         "repetitive": repetition >= REPETITIVE_SHARE
         and len(words) - REPETITION_N + 1 >= REPETITIVE_MIN_NGRAMS,
         "continues_dialogue": _continues_dialogue(head, prompt),
@@ -145,24 +151,45 @@ def _repetition(words: list[str]) -> float:
     return 1 - len(set(grams)) / len(grams)
 
 
+class _Prompt(NamedTuple):
+    grams: frozenset[tuple[str, ...]]  # its distinct word n-grams
+    n: int  # their size: OVERLAP_N, or fewer for a prompt of fewer words
+    opening: tuple[str, ...]  # its first n-gram
+    words: int
+
+
 @lru_cache(maxsize=256)  # one prompt is diagnosed once per contender
-def _prompt_ngrams(prompt: str) -> tuple[tuple[str, ...], frozenset[tuple[str, ...]]]:
-    words = tuple(_WORD.findall(prompt[:HEAD_CHARS].lower()))
+def _prompt(prompt: str) -> _Prompt:
+    words = _WORD.findall(prompt[:HEAD_CHARS].lower())
     n = min(OVERLAP_N, len(words))
-    return words, frozenset(zip(*(words[i:] for i in range(n)), strict=False)) if n else frozenset()
+    grams = frozenset(zip(*(words[i:] for i in range(n)), strict=False)) if n else frozenset()
+    return _Prompt(grams, n, tuple(words[:n]), len(words))
 
 
-def _overlap(words: list[str], prompt_grams: frozenset[tuple[str, ...]]) -> float:
-    if not prompt_grams:
-        return 0.0
-    n = len(next(iter(prompt_grams)))
-    found = prompt_grams.intersection(zip(*(words[i:] for i in range(n)), strict=False))
-    return len(found) / len(prompt_grams)
+def _prompt_echo(words: list[str], prompt_text: str) -> tuple[float, bool]:
+    """`prompt_overlap`, and whether the output echoes the prompt."""
+    prompt = _prompt(prompt_text)
+    if not prompt.grams:
+        return 0.0, False
+    said = Counter(
+        gram
+        for gram in zip(*(words[i:] for i in range(prompt.n)), strict=False)
+        if gram in prompt.grams
+    )
+    overlap = len(said) / len(prompt.grams)
+    twice = sum(count >= 2 for count in said.values()) / len(prompt.grams)
+    echoes = prompt.words >= ECHO_MIN_PROMPT_WORDS and (
+        (overlap >= ECHO_WHOLE and prompt.opening in said)
+        or (overlap >= ECHO_LOOP and twice >= ECHO_LOOP_TWICE)
+    )
+    return overlap, echoes
 
 
 def _refuses(start: str) -> bool:
+    # A match must start a word, and not a quotation: `"I'm sorry, but I can't"` is an example.
     return any(
-        m.start() == 0 or not start[m.start() - 1].isalnum() for m in _REFUSAL.finditer(start)
+        m.start() == 0 or not (start[m.start() - 1].isalnum() or start[m.start() - 1] in _QUOTES)
+        for m in _REFUSAL.finditer(start)
     )
 
 

@@ -55,22 +55,41 @@ def test_truncated_only_by_the_token_limit() -> None:
 
 def test_echoes_prompt() -> None:
     # What the base model does: continues the question, then says it again.
-    base = " on a chair?\n\nI'm not sure how to train my dog to sit on a chair."
-    assert "echoes_prompt" in flags(base)
+    base = " on a chair?\n\nI'm not sure how to train my dog to sit on a chair.\n\nI'm not sure how"
+    assert "echoes_prompt" in flags(base + " to train my dog")
     assert "echoes_prompt" in flags(DOG + "\n" + ANSWER)
     assert diagnose(DOG, DOG, "stop").prompt_overlap == 1.0
 
 
-def test_restating_the_question_in_an_answer_is_no_echo() -> None:
-    prompt = "What is the capital of Australia?"
-    answer = "The capital of Australia is Canberra, not Sydney."
+@pytest.mark.parametrize(
+    ("prompt", "answer"),
+    [
+        ("What is the capital of Australia?", "The capital of Australia is Canberra, not Sydney."),
+        # Most of the request, restated as the answer's opening: no echo, its opening differs.
+        (
+            "Write a Python function that reverses a string.",
+            "Here's a Python function that reverses a string:\n\n    def rev(s): return s[::-1]",
+        ),
+        (
+            "Give me a shopping list for a week of vegetarian meals.",
+            "Sure, here's a shopping list for a week of vegetarian meals: lentils, rice, eggs.",
+        ),
+    ],
+)
+def test_restating_the_question_in_an_answer_is_no_echo(prompt: str, answer: str) -> None:
     result = diagnose(answer, prompt, "stop")
-    assert 0 < result.prompt_overlap < 0.6
+    assert result.prompt_overlap > 0.3
     assert "echoes_prompt" not in result.flags
 
 
-@pytest.mark.parametrize("prompt", ["", "Hi", "Why?", "Hello there friend"])
-def test_very_short_prompts_are_never_echoed(prompt: str) -> None:
+def test_the_prompt_said_again_from_its_opening_is_an_echo() -> None:
+    prompt = "What is the capital of Australia?"
+    assert "echoes_prompt" in flags("What is the capital of Australia?\nCanberra.", prompt)
+    assert "echoes_prompt" in flags("What's your name?\nWhat's your name?", "What's your name?")
+
+
+@pytest.mark.parametrize("prompt", ["", "Hi", "Why?", "Good morning"])
+def test_prompts_under_three_words_are_never_echoed(prompt: str) -> None:
     result = diagnose(f"{prompt} {prompt}! Hi, how can I help you today?", prompt, "stop")
     assert "echoes_prompt" not in result.flags
     assert 0.0 <= result.prompt_overlap <= 1.0
