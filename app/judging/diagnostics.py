@@ -42,13 +42,13 @@ Flags, in this order (`FLAGS`):
   interview, transcript, role-play, FAQ, quiz or questions and answers; a label inside a line
   ('write "Q:" before each question') never counts. Answers turned into turns without any
   label are not seen.
-- `template_leak`: the output holds template markup or a special token: `[INST]`, `[/INST]`
-  (and its fragments `[/I]`, `[/IN]`, `[/INS]`), `<<SYS>>`, `<|im_start|>`, `<|im_end|>`,
-  `<|endoftext|>`, `<|eot_id|>`, `<|start_header_id|>`, `<|user|>`, `<start_of_turn>`,
-  `<end_of_turn>`, `<bos>`, `<eos>`, `<s>`, `</s>`, or a line starting `### Response:`. Markup
-  that the prompt itself contains does not count, nor `<s>`/`</s>` next to backticks or other
-  HTML tags, where it is HTML's strikethrough. An answer explaining a template's markup without
-  the prompt naming it is flagged.
+- `template_leak`: the output holds template markup or a special token: `[INST]` and
+  `[/INST]` (in any case, and the fragments `[/I]`, `[/IN]`, `[/INS]`), `<<SYS>>`,
+  `<|im_start|>`, `<|im_end|>`, `<|endoftext|>`, `<|eot_id|>`, `<|start_header_id|>`,
+  `<|user|>`, `<start_of_turn>`, `<end_of_turn>`, `<bos>`, `<eos>`, `<s>`, `</s>`, or a line
+  starting `### Response:`. Markup that the prompt itself contains does not count, nor
+  `<s>`/`</s>` next to backticks or other HTML tags, where it is HTML's strikethrough. An
+  answer explaining a template's markup without the prompt naming it is flagged.
 - `refusal`: within its first 600 characters the output declines: "I'm sorry, but I can't",
   "I cannot help/assist/provide/...", "I won't ...", "I'm unable to ...", "As an AI, I
   cannot ...", "I must decline". Sympathy ("I'm sorry to hear that ..."), idioms ("I can't help
@@ -106,7 +106,7 @@ class Diagnostics:
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
 
 _TURN_TOKEN = re.compile(
-    r"\[INST\]|<\|im_start\|>|<start_of_turn>|<\|(?:user|prompter|start_header_id)\|>"
+    r"\[(?i:inst)\]|<\|im_start\|>|<start_of_turn>|<\|(?:user|prompter|start_header_id)\|>"
 )
 _USER_LABEL = re.compile(
     r"^[ \t>*_-]*(?:(?:\*\*)?(?:#{2,3}\s*(?:human|user|instruction)|user|human|q|question)"
@@ -120,7 +120,7 @@ _ASKS_FOR_DIALOGUE = re.compile(
 )
 
 _MARKUP = re.compile(
-    r"\[/?INST\]|\[/I(?:NS?)?\]|<</?SYS>>|<\|(?:im_start|im_end|endoftext|eot_id|start_header_id|"
+    r"\[/?(?i:inst)\]|\[/I(?:NS?)?\]|<</?SYS>>|<\|(?:im_start|im_end|endoftext|eot_id|start_header_id|"
     r"end_header_id|begin_of_text|user|assistant|system|end)\|>|<(?:start|end)_of_turn>|"
     r"<(?:bos|eos)>|</?s>|^### Response:",
     re.MULTILINE,
@@ -142,8 +142,6 @@ _REFUSAL = re.compile(
     rf"|as an ai\b[^.\n]{{0,60}}?(?:{_CANNOT}|i\s+(?:don't|do not))"
     r"|i\s+(?:must|have to)\s+(?:respectfully\s+)?decline\b"
 )
-
-
 _QUOTES = frozenset("\"“'‘«")
 
 
@@ -152,7 +150,7 @@ def diagnose(output: str, prompt: str, finish_reason: str | None) -> Diagnostics
     truncated = finish_reason == "length"
     if not output.strip():
         return Diagnostics(("empty", "truncated") if truncated else ("empty",), 0.0, 0.0, 0)
-    head = output[:HEAD_CHARS]
+    head, prompt = output[:HEAD_CHARS], prompt[:HEAD_CHARS]
     words = _WORD.findall(head.lower())
     repetition = _repetition(words)
     overlap, echoes = _prompt_echo(words, prompt)
@@ -185,7 +183,7 @@ class _Prompt(NamedTuple):
 
 @lru_cache(maxsize=256)  # one prompt is diagnosed once per contender
 def _prompt(prompt: str) -> _Prompt:
-    words = _WORD.findall(prompt[:HEAD_CHARS].lower())
+    words = _WORD.findall(prompt.lower())
     n = min(OVERLAP_N, len(words))
     grams = frozenset(zip(*(words[i:] for i in range(n)), strict=False)) if n else frozenset()
     return _Prompt(grams, n, tuple(words[:n]), len(words))

@@ -128,6 +128,7 @@ def test_a_list_with_a_recurring_pattern_is_not_repetitive() -> None:
         "Hold a treat.<|im_start|>user\nThanks!",
         "Hold a treat.\n**User:** thanks",
         "Hold a treat.\n### Instruction:\nNow teach it to stay.",
+        "\n\n[User 0001]\n\nI have a dog that will not sit.",  # a forum thread, made up
     ],
 )
 def test_continues_dialogue(output: str) -> None:
@@ -168,6 +169,8 @@ def test_requested_or_quoted_speaker_labels_do_not_continue(prompt: str, output:
         "Hold a treat.<end_of_turn>",
         "Hold a treat.\n<<SYS>>",
         "Hold a treat.\n### Response:\nGood dog.",
+        "Hold a treat. [/inst]",
+        "I'm not sure what to do. [/I] I'm not sure",  # what is left of [/INST]
     ],
 )
 def test_template_leak(output: str) -> None:
