@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Row, select, tuple_
+from sqlalchemy import Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.models import Prompt, Response, Run
@@ -34,7 +34,7 @@ COLUMNS = (
     "attempts",
     "error",
 )
-_BATCH = 1000
+_BATCH = 1000  # pairs per page, at most
 
 _query = (
     select(
@@ -58,31 +58,46 @@ _query = (
         (Prompt.run_id == Response.run_id) & (Prompt.position == Response.prompt_position),
     )
     .order_by(Response.prompt_position, Response.contender_index)
-    .limit(_BATCH)
 )
 
 
-async def _batches(
-    engine: AsyncEngine, run_id: uuid.UUID, statuses: Sequence[str]
-) -> AsyncIterator[Sequence[Any]]:
-    """Keyset pages in (prompt, contender) order, each read on a connection of its own so
-    a slow reader holds no database connection between pages."""
-    query = _query.where(Response.run_id == run_id)
+def page_query(
+    run_id: uuid.UUID, statuses: Sequence[str], first: int, stop: int
+) -> Select[*tuple[Any, ...]]:
+    """The pairs of the prompts at positions `first` to `stop - 1`, in order.
+
+    A page is a closed range of positions, not "the next 1,000 after (p, c)": whatever plan
+    PostgreSQL picks, with statistics or none, it reads that range and no more. Both tables
+    get the range, since PostgreSQL carries equalities across a join but not ranges.
+    """
+    query: Select[*tuple[Any, ...]] = _query.where(
+        Response.run_id == run_id,
+        Response.prompt_position >= first,
+        Response.prompt_position < stop,
+        Prompt.position >= first,
+        Prompt.position < stop,
+    )
     if statuses:
         query = query.where(Response.status.in_(statuses))
-    after: tuple[int, int] = (-1, -1)
-    while True:
-        page = query.where(
-            tuple_(Response.prompt_position, Response.contender_index) > tuple_(*after)
-        )
+    return query
+
+
+def page_bounds(run: Run) -> list[tuple[int, int]]:
+    """(first, stop) positions of each page: whole prompts, up to _BATCH pairs a page."""
+    step = max(1, _BATCH // len(run.contenders))
+    return [(first, first + step) for first in range(0, run.prompt_count, step)]
+
+
+async def _batches(
+    engine: AsyncEngine, run: Run, statuses: Sequence[str]
+) -> AsyncIterator[Sequence[Any]]:
+    """The run's pages, each read on a connection of its own so a slow reader holds no
+    database connection between pages."""
+    for first, stop in page_bounds(run):
         async with engine.connect() as connection:
-            rows = (await connection.execute(page)).all()
-        if not rows:
-            return
-        yield rows
-        if len(rows) < _BATCH:
-            return
-        after = (rows[-1].prompt_position, rows[-1].contender_index)
+            rows = (await connection.execute(page_query(run.id, statuses, first, stop))).all()
+        if rows:
+            yield rows
 
 
 def _record(run_id: str, contenders: list[dict[str, Any]], row: Row[Any]) -> dict[str, Any]:
@@ -117,7 +132,7 @@ async def export(
         writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
         writer.writeheader()
         yield buffer.getvalue().encode()
-    async for rows in _batches(engine, run.id, statuses):
+    async for rows in _batches(engine, run, statuses):
         records = (_record(run_id, run.contenders, row) for row in rows)
         if fmt == "jsonl":
             yield b"".join(orjson.dumps(record) + b"\n" for record in records)

@@ -4,6 +4,11 @@ Every claim stamps the rows with a fresh lease token; only the holder of the tok
 the result, so a worker that lost its lease (paused, partitioned) can never overwrite the
 answer of the worker that took the row over. These run as Core statements on a connection:
 this is the dispatcher's hot path, and it needs no ORM identity map.
+
+The tables are never analyzed where autovacuum is off, and statistics that are there may be
+stale, so every query here is shaped to have only one cheap plan whatever the planner believes:
+statuses are written into the SQL (`status_in`) so the partial indexes serve generic plans
+too, and lists of claimed ids are probed through the primary key one by one.
 """
 
 import uuid
@@ -12,10 +17,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, case, exists, func, select, update
+from sqlalchemy import Table, any_, bindparam, case, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.models import Response, Run
+from app.db.models import Response, Run, status_in
 
 responses: Table = Response.__table__  # type: ignore[assignment]
 runs: Table = Run.__table__  # type: ignore[assignment]
@@ -56,16 +61,22 @@ class Outcome:
 async def claim(connection: AsyncConnection, model: str, limit: int, lease_s: float) -> list[Job]:
     """Take up to `limit` of the oldest queued pairs of `model` that no one else holds."""
     token = uuid.uuid4()
+    # Ordered as ix_responses_queued is, and by nothing else (the primary key alone would
+    # offer to walk every answered row). The limit is hidden from the planner in a
+    # subquery: told "256", it compares reading 256 rows in index order with sorting all
+    # the rows it expects, and without statistics it expects about ten, so it sorts every
+    # queued row of the model; told nothing, it plans for the first rows, which only the
+    # index gives in order.
     oldest = (
         select(r.id)
-        .where(r.status == "queued", r.model == model)
-        .order_by(r.id)
-        .limit(limit)
+        .where(status_in(r.status, "queued"), r.model == model)
+        .order_by(r.created_at, r.id)
+        .limit(select(literal(limit)).scalar_subquery())
         .with_for_update(skip_locked=True)
     )
     claimed = await connection.execute(
         update(responses)
-        .where(r.id.in_(oldest.scalar_subquery()))
+        .where(r.id == any_(func.array(oldest.scalar_subquery())))
         .values(
             status="running",
             lease_token=token,
@@ -92,7 +103,7 @@ async def renew(connection: AsyncConnection, tokens: Sequence[uuid.UUID], lease_
     if tokens:
         await connection.execute(
             update(responses)
-            .where(r.lease_token.in_(tokens), r.status == "running")
+            .where(r.lease_token.in_(tokens), status_in(r.status, "running"))
             .values(lease_expires_at=func.now() + timedelta(seconds=lease_s))
         )
 
@@ -102,7 +113,7 @@ async def release(connection: AsyncConnection, tokens: Sequence[uuid.UUID]) -> N
     if tokens:
         await connection.execute(
             update(responses)
-            .where(r.lease_token.in_(tokens), r.status == "running")
+            .where(r.lease_token.in_(tokens), status_in(r.status, "running"))
             .values(status="queued", lease_token=None, lease_expires_at=None)
         )
 
@@ -118,7 +129,7 @@ async def requeue_expired(connection: AsyncConnection, max_lost_leases: int) -> 
     message = f"abandoned: its worker stopped {max_lost_leases} times while running it"
     result = await connection.execute(
         update(responses)
-        .where(r.status == "running", r.lease_expires_at < func.now())
+        .where(status_in(r.status, "running"), r.lease_expires_at < func.now())
         .values(
             status=case((gives_up, "failed"), else_="queued"),
             error=case((gives_up, message), else_=r.error),
@@ -188,8 +199,9 @@ async def finish_runs(connection: AsyncConnection, run_ids: Sequence[uuid.UUID])
         .order_by(u.id)
         .with_for_update()
     )
-    pending = exists().where(r.run_id == u.id, r.status.in_(PENDING))
-    # Cheap first: the EXISTS probes an index; only runs that are done get counted.
+    # Cheap first: the EXISTS probes ix_responses_unfinished (every pending pair is
+    # unfinished: a check constraint says so); only runs that are done get counted.
+    pending = exists().where(r.run_id == u.id, r.finished_at.is_(None), r.status.in_(PENDING))
     ended = list(
         await connection.scalars(
             select(u.id).where(u.id.in_(run_ids), u.status.in_(PENDING), ~pending)
@@ -239,7 +251,7 @@ async def cancel(connection: AsyncConnection, run_id: uuid.UUID) -> int:
     )
     result = await connection.execute(
         update(responses)
-        .where(r.run_id == run_id, r.status == "queued")
+        .where(r.run_id == run_id, r.finished_at.is_(None), r.status == "queued")
         .values(status="cancelled", finished_at=func.now())
     )
     await finish_runs(connection, [run_id])

@@ -100,9 +100,10 @@ async def status_counts(
 async def prompts_page(
     session: AsyncSession, run_id: uuid.UUID, offset: int, limit: int
 ) -> Sequence[Prompt]:
+    # Positions are 0..n-1, so the page is a closed range: no plan can read past it.
     query = (
         select(Prompt)
-        .where(Prompt.run_id == run_id, Prompt.position >= offset)
+        .where(Prompt.run_id == run_id, Prompt.position >= offset, Prompt.position < offset + limit)
         .order_by(Prompt.position)
         .limit(limit)
     )
