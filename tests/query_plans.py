@@ -45,9 +45,9 @@ def recording(engine: AsyncEngine) -> Iterator[list[Statement]]:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
-def only(sent: Sequence[Statement], starting: str) -> Statement:
-    """The one recorded statement whose SQL starts with `starting`."""
-    (found,) = {s.sql: s for s in sent if s.sql.lstrip().startswith(starting)}.values()
+def only(sent: Sequence[Statement], containing: str) -> Statement:
+    """The one recorded statement whose SQL contains `containing`."""
+    (found,) = {s.sql: s for s in sent if containing in s.sql}.values()
     return found
 
 

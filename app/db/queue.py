@@ -6,9 +6,9 @@ answer of the worker that took the row over. These run as Core statements on a c
 this is the dispatcher's hot path, and it needs no ORM identity map.
 
 The tables are never analyzed where autovacuum is off, and statistics that are there may be
-stale, so every query here is shaped to have only one cheap plan whatever the planner believes:
-statuses are written into the SQL (`status_in`) so the partial indexes serve generic plans
-too, and lists of claimed ids are probed through the primary key one by one.
+stale, so each query here is shaped to have one cheap plan whatever the planner believes
+(tests/db/test_query_plans.py checks them): statuses are written into the SQL (`status_in`)
+so that the partial indexes serve the generic plans of cached statements too.
 """
 
 import uuid
@@ -61,12 +61,11 @@ class Outcome:
 async def claim(connection: AsyncConnection, model: str, limit: int, lease_s: float) -> list[Job]:
     """Take up to `limit` of the oldest queued pairs of `model` that no one else holds."""
     token = uuid.uuid4()
-    # Ordered as ix_responses_queued is, and by nothing else (the primary key alone would
-    # offer to walk every answered row). The limit is hidden from the planner in a
-    # subquery: told "256", it compares reading 256 rows in index order with sorting all
-    # the rows it expects, and without statistics it expects about ten, so it sorts every
-    # queued row of the model; told nothing, it plans for the first rows, which only the
-    # index gives in order.
+    # Ordered as ix_responses_queued is and no other index (by id alone, the primary key
+    # would offer to walk every answered row first). The limit is a subquery the planner
+    # cannot see into: told "256" while expecting ten queued rows (its guess without
+    # statistics), it would read and sort all of them; told nothing, it plans to stop
+    # early, which only the index in order allows.
     oldest = (
         select(r.id)
         .where(status_in(r.status, "queued"), r.model == model)
@@ -76,6 +75,8 @@ async def claim(connection: AsyncConnection, model: str, limit: int, lease_s: fl
     )
     claimed = await connection.execute(
         update(responses)
+        # `= ANY(array(...))`, not `IN (...)`: an IN expecting many ids may hash them
+        # against a scan of the whole table; an array is probed id by id.
         .where(r.id == any_(func.array(oldest.scalar_subquery())))
         .values(
             status="running",
