@@ -20,13 +20,13 @@ from typing import Any
 from sqlalchemy import Table, any_, bindparam, case, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.models import Response, Run, status_in
+from app.db.models import PENDING_STATUSES, Response, Run, status_in
 
 responses: Table = Response.__table__  # type: ignore[assignment]
 runs: Table = Run.__table__  # type: ignore[assignment]
 r, u = responses.c, runs.c
 
-PENDING = ("queued", "running")
+PENDING = PENDING_STATUSES  # of runs as of pairs
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +91,16 @@ async def claim(connection: AsyncConnection, model: str, limit: int, lease_s: fl
         for row_id, run_id, index, prompt, attempts in claimed
     ]
     if jobs:
-        await connection.execute(
-            update(runs)
+        # Skip runs locked elsewhere: cancel and retry lock the run, then its pairs, so
+        # waiting for the run while holding its pairs would deadlock. A run skipped here is
+        # marked by a later claim, or ends from `queued`.
+        starting = (
+            select(u.id)
             .where(u.id.in_({job.run_id for job in jobs}), u.status == "queued")
-            .values(status="running")
+            .with_for_update(skip_locked=True)
+        )
+        await connection.execute(
+            update(runs).where(u.id.in_(starting.scalar_subquery())).values(status="running")
         )
     return jobs
 

@@ -104,3 +104,24 @@ async def test_a_stale_worker_cannot_overwrite_the_answer_of_the_one_that_took_o
         )
     run = (await _run_status(make_settings, run_id)).json()
     assert run["prompts"][0]["responses"]["echo"]["output"] == "new"
+
+
+async def test_a_claim_does_not_wait_for_a_run_being_cancelled(
+    engine: AsyncEngine, make_settings: Callable[..., Settings]
+) -> None:
+    """Cancel locks the run, then its queued pairs; a claim holding some of those pairs must
+    not then wait for the run, or the two deadlock and the cancel fails."""
+    run_id = uuid.UUID(await _queue_run(make_settings, prompts=20))
+    async with engine.connect() as cancelling, engine.connect() as claiming:
+        await cancelling.begin()
+        assert await queue.lock_run(cancelling, run_id) == "queued"
+        await claiming.begin()
+        await claiming.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+        jobs = await queue.claim(claiming, "echo", 5, lease_s=60)
+        await claiming.commit()
+        assert len(jobs) == 5
+        assert await queue.cancel(cancelling, run_id) == 15
+        await cancelling.commit()
+    run = (await _run_status(make_settings, str(run_id))).json()
+    assert run["counts"]["cancelled"] == 15
+    assert run["counts"]["running"] == 5
