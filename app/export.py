@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Row, select, tuple_
+from sqlalchemy import Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.models import Prompt, Response, Run
@@ -34,64 +34,78 @@ COLUMNS = (
     "attempts",
     "error",
 )
-_BATCH = 1000
+_BATCH = 1000  # pairs per page, at most
+AnyRow = Row[*tuple[Any, ...]]
 
-_query = (
-    select(
-        Response.prompt_position,
-        Response.contender_index,
-        Prompt.key,
-        Prompt.text,
-        Response.model,
-        Response.rendered_prompt,
-        Response.status,
-        Response.output,
-        Response.finish_reason,
-        Response.prompt_tokens,
-        Response.completion_tokens,
-        Response.latency_ms,
-        Response.attempts,
-        Response.error,
+_answers = select(
+    Response.prompt_position,
+    Response.contender_index,
+    Response.model,
+    Response.rendered_prompt,
+    Response.status,
+    Response.output,
+    Response.finish_reason,
+    Response.prompt_tokens,
+    Response.completion_tokens,
+    Response.latency_ms,
+    Response.attempts,
+    Response.error,
+).order_by(Response.prompt_position, Response.contender_index)
+
+
+def page_bounds(run: Run) -> list[tuple[int, int]]:
+    """(first, stop) positions of each page: whole prompts, up to _BATCH pairs a page."""
+    step = max(1, _BATCH // len(run.contenders))
+    return [(first, first + step) for first in range(0, run.prompt_count, step)]
+
+
+def page_queries(
+    run_id: uuid.UUID, statuses: Sequence[str], first: int, stop: int
+) -> tuple[Select[*tuple[Any, ...]], Select[*tuple[Any, ...]]]:
+    """The prompts at positions `first` to `stop - 1`, and their pairs in order.
+
+    A page is a closed range of positions on one table per query, rather than "the next
+    1,000 after (p, c)" or a join: whatever plan PostgreSQL picks, with statistics or none,
+    it reads that range and no more (a join planned for one row a side may read one side's
+    whole range again for every row of the other).
+    """
+    prompts = select(Prompt.position, Prompt.key, Prompt.text).where(
+        Prompt.run_id == run_id, Prompt.position >= first, Prompt.position < stop
     )
-    .join(
-        Prompt,
-        (Prompt.run_id == Response.run_id) & (Prompt.position == Response.prompt_position),
+    answers = _answers.where(
+        Response.run_id == run_id,
+        Response.prompt_position >= first,
+        Response.prompt_position < stop,
     )
-    .order_by(Response.prompt_position, Response.contender_index)
-    .limit(_BATCH)
-)
-
-
-async def _batches(
-    engine: AsyncEngine, run_id: uuid.UUID, statuses: Sequence[str]
-) -> AsyncIterator[Sequence[Any]]:
-    """Keyset pages in (prompt, contender) order, each read on a connection of its own so
-    a slow reader holds no database connection between pages."""
-    query = _query.where(Response.run_id == run_id)
     if statuses:
-        query = query.where(Response.status.in_(statuses))
-    after: tuple[int, int] = (-1, -1)
-    while True:
-        page = query.where(
-            tuple_(Response.prompt_position, Response.contender_index) > tuple_(*after)
-        )
+        answers = answers.where(Response.status.in_(statuses))
+    return prompts, answers
+
+
+async def _pages(
+    engine: AsyncEngine, run: Run, statuses: Sequence[str]
+) -> AsyncIterator[tuple[dict[int, AnyRow], Sequence[AnyRow]]]:
+    """The run's pages (prompts by position, pairs), each read on a connection of its own so
+    a slow reader holds no database connection between pages."""
+    for first, stop in page_bounds(run):
+        prompts, answers = page_queries(run.id, statuses, first, stop)
+        # Prompts first: a run deleted in between leaves no answers without their prompt.
         async with engine.connect() as connection:
-            rows = (await connection.execute(page)).all()
-        if not rows:
-            return
-        yield rows
-        if len(rows) < _BATCH:
-            return
-        after = (rows[-1].prompt_position, rows[-1].contender_index)
+            by_position = {p.position: p for p in await connection.execute(prompts)}
+            rows = (await connection.execute(answers)).all()
+        if rows:  # a status filter may leave a page empty
+            yield by_position, rows
 
 
-def _record(run_id: str, contenders: list[dict[str, Any]], row: Row[Any]) -> dict[str, Any]:
+def _record(
+    run_id: str, contenders: list[dict[str, Any]], prompt: AnyRow, row: AnyRow
+) -> dict[str, Any]:
     contender = contenders[row.contender_index]
     return {
         "run_id": run_id,
         "prompt_index": row.prompt_position,
-        "prompt_key": row.key,
-        "prompt": row.text,
+        "prompt_key": prompt.key,
+        "prompt": prompt.text,
         "label": contender["label"],
         "model": row.model,
         "template": contender["template"],
@@ -117,8 +131,10 @@ async def export(
         writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
         writer.writeheader()
         yield buffer.getvalue().encode()
-    async for rows in _batches(engine, run.id, statuses):
-        records = (_record(run_id, run.contenders, row) for row in rows)
+    async for prompts, rows in _pages(engine, run, statuses):
+        records = (
+            _record(run_id, run.contenders, prompts[row.prompt_position], row) for row in rows
+        )
         if fmt == "jsonl":
             yield b"".join(orjson.dumps(record) + b"\n" for record in records)
         else:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     func,
     literal_column,
     text,
@@ -31,6 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 RUN_STATUSES = ("queued", "running", "succeeded", "partial", "failed", "cancelled")
 RESPONSE_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+PENDING_STATUSES = ("queued", "running")
 FINISH_REASONS = ("stop", "length")
 
 NAMING_CONVENTION = {
@@ -56,6 +58,17 @@ def search_vector(column: Any) -> ColumnElement[Any]:
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def status_in(column: ColumnElement[str], *statuses: str) -> ColumnElement[bool]:
+    """`column IN (statuses)` with the statuses written into the SQL instead of bound.
+
+    A partial index (`WHERE status = 'queued'`) serves a query only if PostgreSQL can prove
+    the query implies its predicate; a bound `status = $1` proves nothing in a generic plan,
+    which asyncpg's cached statements switch to after five executions."""
+    return column.in_(
+        bindparam("statuses", statuses, expanding=True, literal_execute=True, unique=True)
+    )
 
 
 class Base(DeclarativeBase):
@@ -149,13 +162,32 @@ class Response(Base):
             f"finish_reason IS NULL OR {_one_of('finish_reason', FINISH_REASONS)}",
             name="finish_reason",
         ),
-        # The queue: claims take the oldest queued rows of one model.
-        Index("ix_responses_queued", "model", "id", postgresql_where=text("status = 'queued'")),
+        # A pair still to do has not finished: ix_responses_unfinished finds every one.
+        CheckConstraint(
+            f"finished_at IS NULL OR NOT {_one_of('status', PENDING_STATUSES)}",
+            name="pending_is_unfinished",
+        ),
+        # Each index below serves its own queries and can serve no other. The tables are
+        # often never analyzed (autovacuum off) or analyzed long ago, and when the planner
+        # believes a status matches no row, every index a query could use looks equally
+        # free: so none may be usable by a query it would have to read in full.
+        # The queue: claims take the oldest queued pairs of one model, in an order that only
+        # this index has (by id alone, the primary key would offer to walk every answered row).
+        Index(
+            "ix_responses_queued",
+            "model",
+            "created_at",
+            "id",
+            postgresql_where=text("status = 'queued'"),
+        ),
         Index(
             "ix_responses_leases",
             "lease_expires_at",
             postgresql_where=text("status = 'running'"),
         ),
-        Index("ix_responses_run_id_status", "run_id", "status"),
+        # Whether a run still has work, and its queued pairs to cancel. Keyed on finished_at,
+        # which no claim or lease query mentions: `status IN ('queued', 'running')` would
+        # offer this index to every one of them.
+        Index("ix_responses_unfinished", "run_id", postgresql_where=text("finished_at IS NULL")),
         Index("ix_responses_search", search_vector(output), postgresql_using="gin"),
     )

@@ -8,6 +8,11 @@ this is the dispatcher's hot path, and it needs no ORM identity map.
 Lock order, everywhere: a run's response rows first, then the run row, and several runs in id
 order. Claims cannot do otherwise (they find their runs through the pairs they take), so
 cancel, retry and delete follow them; two orders would deadlock.
+
+The tables are never analyzed where autovacuum is off, and statistics that are there may be
+stale, so each query here is shaped to have one cheap plan whatever the planner believes
+(tests/db/test_query_plans.py checks them): statuses are written into the SQL (`status_in`)
+so that the partial indexes serve the generic plans of cached statements too.
 """
 
 import uuid
@@ -17,16 +22,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, case, delete, exists, func, select, update
+from sqlalchemy import Table, any_, bindparam, case, delete, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.models import Response, Run
+from app.db.models import PENDING_STATUSES, Response, Run, status_in
 
 responses: Table = Response.__table__  # type: ignore[assignment]
 runs: Table = Run.__table__  # type: ignore[assignment]
 r, u = responses.c, runs.c
 
-PENDING = ("queued", "running")
+PENDING = PENDING_STATUSES  # of runs as of pairs
 FINISHED = ("succeeded", "partial", "failed", "cancelled")
 
 
@@ -71,16 +76,23 @@ class CallMade:
 async def claim(connection: AsyncConnection, model: str, limit: int, lease_s: float) -> list[Job]:
     """Take up to `limit` of the oldest queued pairs of `model` that no one else holds."""
     token = uuid.uuid4()
+    # Ordered as ix_responses_queued is and no other index (by id alone, the primary key
+    # would offer to walk every answered row first). The limit is a subquery the planner
+    # cannot see into: told "256" while expecting ten queued rows (its guess without
+    # statistics), it would read and sort all of them; told nothing, it plans to stop
+    # early, which only the index in order allows.
     oldest = (
         select(r.id)
-        .where(r.status == "queued", r.model == model)
-        .order_by(r.id)
-        .limit(limit)
+        .where(status_in(r.status, "queued"), r.model == model)
+        .order_by(r.created_at, r.id)
+        .limit(select(literal(limit)).scalar_subquery())
         .with_for_update(skip_locked=True)
     )
     claimed = await connection.execute(
         update(responses)
-        .where(r.id.in_(oldest.scalar_subquery()))
+        # `= ANY(array(...))`, not `IN (...)`: an IN expecting many ids may hash them
+        # against a scan of the whole table; an array is probed id by id.
+        .where(r.id == any_(func.array(oldest.scalar_subquery())))
         .values(
             status="running",
             lease_token=token,
@@ -114,7 +126,7 @@ async def renew(connection: AsyncConnection, tokens: Sequence[uuid.UUID], lease_
     if tokens:
         await connection.execute(
             update(responses)
-            .where(r.lease_token.in_(tokens), r.status == "running")
+            .where(r.lease_token.in_(tokens), status_in(r.status, "running"))
             .values(lease_expires_at=func.now() + timedelta(seconds=lease_s))
         )
 
@@ -127,7 +139,7 @@ async def release(
     if tokens:
         await connection.execute(
             update(responses)
-            .where(r.lease_token.in_(tokens), r.status == "running")
+            .where(r.lease_token.in_(tokens), status_in(r.status, "running"))
             .values(
                 status="queued",
                 lease_token=None,
@@ -148,7 +160,7 @@ async def requeue_expired(connection: AsyncConnection, max_lost_leases: int) -> 
     message = f"abandoned: its worker stopped {max_lost_leases} times while running it"
     result = await connection.execute(
         update(responses)
-        .where(r.status == "running", r.lease_expires_at < func.now())
+        .where(status_in(r.status, "running"), r.lease_expires_at < func.now())
         .values(
             status=case((gives_up, "failed"), else_="queued"),
             error=case((gives_up, message), else_=r.error),
@@ -235,8 +247,9 @@ async def finish_runs(connection: AsyncConnection, run_ids: Sequence[uuid.UUID])
         .order_by(u.id)
         .with_for_update()
     )
-    pending = exists().where(r.run_id == u.id, r.status.in_(PENDING))
-    # Cheap first: the EXISTS probes an index; only runs that are done get counted.
+    # Cheap first: the EXISTS probes ix_responses_unfinished (every pending pair is
+    # unfinished: a check constraint says so); only runs that are done get counted.
+    pending = exists().where(r.run_id == u.id, r.finished_at.is_(None), r.status.in_(PENDING))
     ended = list(
         await connection.scalars(
             select(u.id).where(u.id.in_(run_ids), u.status.in_(PENDING), ~pending)
@@ -281,7 +294,7 @@ async def cancel(connection: AsyncConnection, run_id: uuid.UUID) -> int:
     finish. Returns how many pairs were cancelled."""
     result = await connection.execute(
         update(responses)
-        .where(r.run_id == run_id, r.status == "queued")
+        .where(r.run_id == run_id, r.finished_at.is_(None), r.status == "queued")
         .values(status="cancelled", finished_at=func.now())
     )
     await connection.execute(

@@ -10,6 +10,7 @@ from sqlalchemy import Select, func, insert, literal, literal_column, select, tu
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Prompt, Response, Run, search_vector
+from app.fields import INT4_MAX
 
 
 async def insert_run(
@@ -112,9 +113,11 @@ async def status_counts(
 async def prompts_page(
     session: AsyncSession, run_id: uuid.UUID, offset: int, limit: int
 ) -> Sequence[Prompt]:
+    # Positions are 0..n-1, so the page is a closed range: no plan can read past it.
+    last = min(offset + limit - 1, INT4_MAX)
     query = (
         select(Prompt)
-        .where(Prompt.run_id == run_id, Prompt.position >= offset)
+        .where(Prompt.run_id == run_id, Prompt.position.between(offset, last))
         .order_by(Prompt.position)
         .limit(limit)
     )

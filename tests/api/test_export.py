@@ -5,6 +5,7 @@ import io
 import json
 from typing import Any
 
+import asyncpg
 import httpx
 
 from app.export import COLUMNS
@@ -93,3 +94,49 @@ async def test_an_unknown_format_is_refused_naming_the_field(client: httpx.Async
     response = await client.get(f"/runs/{run['id']}/responses", params={"format": "xml"})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "format"
+
+
+async def test_a_100k_pair_export_never_analyzed_holds_every_pair_once_in_order(
+    client: httpx.AsyncClient, db_url: str
+) -> None:
+    prompts = 50_000
+    connection = await asyncpg.connect(db_url)
+    try:
+        for table in ("runs", "prompts", "responses"):
+            await connection.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+        run_id = await connection.fetchval(
+            """
+            INSERT INTO runs (id, status, params, contenders, models, prompt_count, finished_at)
+            VALUES (gen_random_uuid(), 'succeeded', '{}',
+                    '[{"label": "a", "model": "echo", "template": "raw"},
+                      {"label": "b", "model": "echo", "template": "raw"}]', '{echo}', $1, now())
+            RETURNING id
+            """,
+            prompts,
+        )
+        await connection.execute(
+            "INSERT INTO prompts (run_id, position, key, text) "
+            "SELECT $1, p, 'k' || p, 'prompt ' || p FROM generate_series(0, $2 - 1) p",
+            run_id,
+            prompts,
+        )
+        await connection.execute(
+            "INSERT INTO responses (run_id, prompt_position, contender_index, model, status, "
+            "rendered_prompt, output, finish_reason, attempts, finished_at) "
+            "SELECT $1, p, c, 'echo', 'succeeded', 'prompt ' || p, 'answer ' || p || '/' || c, "
+            "'stop', 1, now() FROM generate_series(0, $2 - 1) p, generate_series(0, 1) c",
+            run_id,
+            prompts,
+        )
+    finally:
+        await connection.close()
+    response = await client.get(f"/runs/{run_id}/responses")
+    assert response.status_code == 200
+    records = [json.loads(line) for line in response.text.splitlines()]
+    assert [(r["prompt_index"], r["label"]) for r in records] == [
+        (p, label) for p in range(prompts) for label in ("a", "b")
+    ]
+    assert all(r["prompt_key"] == f"k{r['prompt_index']}" for r in records)
+    assert all(
+        r["output"] == f"answer {r['prompt_index']}/{'ab'.index(r['label'])}" for r in records
+    )

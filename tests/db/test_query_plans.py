@@ -1,0 +1,278 @@
+"""The queue, the export and the reads of a run keep plans that read what they return and
+little more, however stale or missing the planner's statistics: autovacuum is disabled on
+the tables, and each case runs never analyzed, analyzed while the tables held one small
+finished run (stale), and analyzed at the end (fresh), as custom plans and as the generic
+plan asyncpg's cached statements switch to. Assertions are on rows read, not on time.
+"""
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+
+import asyncpg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import Executable
+
+from app import export
+from app.db import queue
+from app.db import runs as runs_repo
+from app.db.engine import create_engine, create_sessionmaker
+from app.db.models import Run
+from tests.conftest import _admin, database_url
+from tests.query_plans import PLAN_MODES, PlanMode, Statement, explain, only, recording
+
+BACKLOG_RUNS, BACKLOG_PROMPTS = 4, 25_000  # x 2 contenders: 200,000 queued pairs, 4 models
+EXPORT_PROMPTS = 50_000  # x 2 contenders: 100,000 answered pairs
+RUNNING = 100  # pairs in flight, all in the last backlog run
+CLAIM = 256
+
+EXPORT_RUN = uuid.UUID(int=0xE0)
+ENDED_RUN = uuid.UUID(int=0xE1)  # every pair answered, the run not yet marked finished
+BACKLOG = [uuid.UUID(int=g) for g in range(1, BACKLOG_RUNS + 1)]
+
+
+def _run(run_id: uuid.UUID, status: str, models: list[str], prompts: int) -> str:
+    contenders = ", ".join(
+        f'{{"label": "c{i}", "model": "{m}", "template": "raw"}}' for i, m in enumerate(models)
+    )
+    array = ", ".join(f"'{m}'" for m in models)
+    return (
+        "INSERT INTO runs (id, status, params, contenders, models, prompt_count) VALUES "
+        f"('{run_id}', '{status}', '{{}}', '[{contenders}]', ARRAY[{array}], {prompts})"
+    )
+
+
+def _prompts(run_id: uuid.UUID, prompts: int) -> str:
+    return (
+        "INSERT INTO prompts (run_id, position, key, text) SELECT "
+        f"'{run_id}', p, 'k' || p, 'prompt ' || p FROM generate_series(0, {prompts - 1}) p"
+    )
+
+
+def _answered(run_id: uuid.UUID, prompts: int) -> str:
+    return (
+        "INSERT INTO responses (run_id, prompt_position, contender_index, model, status, "
+        "rendered_prompt, output, finish_reason, attempts, finished_at) SELECT "
+        f"'{run_id}', p, c, 'm' || c, 'succeeded', 'prompt ' || p, 'answer ' || p, 'stop', 1, "
+        f"now() FROM generate_series(0, {prompts - 1}) p, generate_series(0, 1) c ORDER BY p, c"
+    )
+
+
+async def _fill(connection: asyncpg.Connection, statistics: str) -> None:
+    """Answered history first (the lowest ids), then the backlog, as in a service's life."""
+    for table in ("runs", "prompts", "responses"):
+        await connection.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+    if statistics == "stale":
+        small = uuid.UUID(int=0x5)
+        for sql in (_run(small, "succeeded", ["m0", "m1"], 500), _prompts(small, 500)):
+            await connection.execute(sql)
+        await connection.execute(_answered(small, 500))
+        await connection.execute("ANALYZE")
+    await connection.execute(_run(EXPORT_RUN, "succeeded", ["m0", "m1"], EXPORT_PROMPTS))
+    await connection.execute(_prompts(EXPORT_RUN, EXPORT_PROMPTS))
+    await connection.execute(_answered(EXPORT_RUN, EXPORT_PROMPTS))
+    await connection.execute(_run(ENDED_RUN, "running", ["m0", "m1"], 10))
+    await connection.execute(_prompts(ENDED_RUN, 10))
+    await connection.execute(_answered(ENDED_RUN, 10))
+    for g, run_id in enumerate(BACKLOG):
+        models = [f"m{g % 4}", f"m{(g + 1) % 4}"]
+        await connection.execute(_run(run_id, "running", models, BACKLOG_PROMPTS))
+        await connection.execute(_prompts(run_id, BACKLOG_PROMPTS))
+    await connection.execute(
+        "INSERT INTO responses (run_id, prompt_position, contender_index, model, status, "
+        "rendered_prompt) SELECT ('00000000-0000-0000-0000-' || lpad(to_hex(g), 12, '0'))::uuid,"
+        " p, c, 'm' || ((g - 1 + c) % 4), 'queued', 'prompt ' || p "
+        f"FROM generate_series(1, {BACKLOG_RUNS}) g, generate_series(0, {BACKLOG_PROMPTS - 1}) p,"
+        " generate_series(0, 1) c ORDER BY g, p, c"
+    )
+    await connection.execute(
+        "UPDATE responses SET status = 'running', lease_token = gen_random_uuid(), "
+        "lease_expires_at = now() + interval '1 hour' WHERE run_id = $1 AND prompt_position < $2",
+        BACKLOG[-1],
+        RUNNING // 2,
+    )
+    if statistics == "fresh":
+        await connection.execute("ANALYZE")
+    else:
+        found = await connection.fetchval(
+            "SELECT count(*) FROM pg_stats WHERE tablename = 'responses' AND attname = 'model'"
+        )
+        assert found == (1 if statistics == "stale" else 0)
+
+
+@dataclass(frozen=True)
+class Lab:
+    engine: AsyncEngine
+    connection: asyncpg.Connection
+
+
+@pytest.fixture(scope="module", params=["none", "stale", "fresh"])
+async def lab(request: pytest.FixtureRequest, template_database: str) -> AsyncIterator[Lab]:
+    name = f"llmc_plans_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    connection = await asyncpg.connect(database_url(name))
+    engine = create_engine(database_url(name), pool_size=1)
+    try:
+        await _fill(connection, request.param)
+        yield Lab(engine, connection)
+    finally:
+        await engine.dispose()
+        await connection.close()
+        await _admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+async def _sent(
+    engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[object]]
+) -> list[Statement]:
+    """The statements `work` sends, its changes rolled back."""
+    with recording(engine) as sent:
+        async with engine.connect() as connection:
+            transaction = await connection.begin()
+            await work(connection)
+            await transaction.rollback()
+    return sent
+
+
+async def _execute(connection: AsyncConnection, statements: tuple[Executable, ...]) -> None:
+    for statement in statements:
+        await connection.execute(statement)
+
+
+@pytest.mark.parametrize("mode", PLAN_MODES)
+async def test_a_claim_reads_only_the_pairs_it_takes(lab: Lab, mode: PlanMode) -> None:
+    sent = await _sent(lab.engine, lambda c: queue.claim(c, "m1", CLAIM, lease_s=30))
+    plan = await explain(lab.connection, only(sent, "UPDATE responses"), mode)
+    assert plan.root["Actual Rows"] == CLAIM
+    assert "Sort" not in plan.node_types(), plan
+    (walk,) = [n for n in plan.nodes() if n.get("Index Name") == "ix_responses_queued"]
+    assert "model" in walk["Index Cond"]
+    # The queue index's rows, then each claimed row again through the primary key: nothing
+    # else, where a sort would read all 50,000 queued rows of the model and a walk of the
+    # primary key would pass the 100,000 answered ones first.
+    assert plan.rows_read("responses") <= 2 * CLAIM, plan
+
+
+@pytest.mark.parametrize("mode", PLAN_MODES)
+async def test_an_export_page_reads_only_its_prompts_and_their_pairs(
+    lab: Lab, mode: PlanMode
+) -> None:
+    async with create_sessionmaker(lab.engine)() as session:
+        run = await session.get(Run, EXPORT_RUN)
+    assert run is not None
+    pages = export.page_bounds(run)
+    assert len(pages) == 2 * EXPORT_PROMPTS // 1000
+    for first, stop in (pages[0], pages[len(pages) // 2], pages[-1]):
+        prompts, answers = export.page_queries(run.id, (), first, stop)
+        sent = await _sent(lab.engine, partial(_execute, statements=(prompts, answers)))
+        prompts_plan = await explain(lab.connection, only(sent, "FROM prompts"), mode)
+        answers_plan = await explain(lab.connection, only(sent, "FROM responses"), mode)
+        assert prompts_plan.root["Actual Rows"] == stop - first
+        assert answers_plan.root["Actual Rows"] == 2 * (stop - first)
+        assert prompts_plan.rows_read("prompts") == stop - first, prompts_plan
+        assert answers_plan.rows_read("responses") == 2 * (stop - first), answers_plan
+        for node in answers_plan.scans_of("responses"):
+            bounds = node.get("Index Cond") or node.get("Recheck Cond") or ""
+            assert "prompt_position >=" in bounds, node
+            assert "prompt_position <" in bounds, node
+
+
+async def _finish(connection: AsyncConnection, run_id: uuid.UUID) -> None:
+    await queue.finish_runs(connection, [run_id])
+
+
+async def _reads(connection: AsyncConnection, read: Callable[..., Awaitable[object]]) -> None:
+    sessions = create_sessionmaker(connection.engine)
+    async with sessions(bind=connection) as session:
+        await read(session)
+
+
+# Each case: the work, which of its statements to explain, and how many rows of the
+# responses table (or prompts) its plan may read at most.
+CASES: dict[str, tuple[Callable[[AsyncConnection], Awaitable[object]], str, str, int]] = {
+    "a run with every pair answered ends": (
+        lambda c: _finish(c, ENDED_RUN),
+        "NOT (EXISTS",
+        "responses",
+        0,
+    ),
+    "a run with work left goes on": (
+        lambda c: _finish(c, BACKLOG[0]),
+        "NOT (EXISTS",
+        "responses",
+        1,
+    ),
+    "leases are renewed": (
+        lambda c: queue.renew(c, [uuid.uuid4()], lease_s=30),
+        "UPDATE responses",
+        "responses",
+        RUNNING,
+    ),
+    "lapsed leases are found": (
+        lambda c: queue.requeue_expired(c, max_lost_leases=3),
+        "UPDATE responses",
+        "responses",
+        RUNNING,
+    ),
+    "a page of prompts is shown": (
+        lambda c: _reads(c, lambda s: runs_repo.prompts_page(s, EXPORT_RUN, 40_000, 100)),
+        "FROM prompts",
+        "prompts",
+        100,
+    ),
+    "their answers are shown": (
+        lambda c: _reads(
+            c, lambda s: runs_repo.responses_for_prompts(s, EXPORT_RUN, 40_000, 40_099)
+        ),
+        "FROM responses",
+        "responses",
+        200,
+    ),
+}
+
+
+@pytest.mark.parametrize("mode", PLAN_MODES)
+@pytest.mark.parametrize("case", list(CASES))
+async def test_queue_and_run_reads_stay_within_what_they_need(
+    lab: Lab, case: str, mode: PlanMode
+) -> None:
+    work, starting, table, most = CASES[case]
+    sent = await _sent(lab.engine, work)
+    plan = await explain(lab.connection, only(sent, starting), mode)
+    assert plan.rows_read(table) <= most, plan
+
+
+async def test_claims_drain_a_large_backlog_each_pair_once_oldest_first(db_url: str) -> None:
+    connection = await asyncpg.connect(db_url)
+    engine = create_engine(db_url, pool_size=2)
+    try:
+        await _fill(connection, "none")
+        expected = [
+            row["id"]
+            for row in await connection.fetch(
+                "SELECT id FROM responses WHERE model = 'm1' AND status = 'queued' "
+                "ORDER BY created_at, id"
+            )
+        ]
+        assert len(expected) == 2 * BACKLOG_PROMPTS
+        batches: list[set[int]] = []
+        while True:
+            async with engine.begin() as c:
+                jobs = await queue.claim(c, "m1", 1000, lease_s=60)
+            if not jobs:
+                break
+            batches.append({job.id for job in jobs})
+            if len(batches) == len(expected) // 2000:
+                # Halfway, with 25,000 pairs claimed ahead of the rest: still only what it takes.
+                sent = await _sent(engine, lambda c: queue.claim(c, "m1", CLAIM, lease_s=60))
+                for mode in PLAN_MODES:
+                    plan = await explain(connection, only(sent, "UPDATE responses"), mode)
+                    assert "Sort" not in plan.node_types(), plan
+                    assert plan.rows_read("responses") <= 2 * CLAIM, plan
+        assert [len(batch) for batch in batches] == [1000] * (len(expected) // 1000)
+        for k, batch in enumerate(batches):
+            assert batch == set(expected[1000 * k : 1000 * (k + 1)])
+    finally:
+        await engine.dispose()
+        await connection.close()
