@@ -20,9 +20,9 @@ def serve(
     import uvicorn
 
     from app.config import get_settings
-    from app.http_timeouts import timed_protocol
     from app.main import create_app
-    from app.server import GracefulServer
+    from app.server.graceful import GracefulServer
+    from app.server.timeouts import timed_protocol
 
     _log_to_stderr()
     configured = get_settings()

@@ -3,49 +3,16 @@
 import os
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.fields import clean_key, endpoint_problem
 
 
 def _env(name: str, *provider_names: str) -> AliasChoices:
     """Accept `LLM_COMPARE_<NAME>` and, where given, the provider's usual variable."""
     return AliasChoices(f"LLM_COMPARE_{name}", *provider_names)
-
-
-def endpoint_problem(url: str, key_goes_in: str) -> str | None:
-    """Why `url` cannot be a provider endpoint, or None; `key_goes_in` says where a key belongs.
-
-    Credentials in the URL are refused rather than supported: aiohttp cannot send them next to
-    a key's `Authorization` header (every call would fail), and the URL is quoted in error
-    messages, which are stored and logged, so the password would be too. The messages never
-    quote the URL, for the same reason.
-    """
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # parsing it is the check: 99999 or "x" raise
-    except ValueError as exc:
-        return f"not a valid URL ({exc})"
-    if "@" in parts.netloc:
-        return (
-            "credentials in the URL (user:password@) are not supported: "
-            f"give the key in {key_goes_in} instead (sent as a Bearer token)"
-        )
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "not an absolute http(s) URL such as http://gpu-box:8000/v1"
-    if parts.query or parts.fragment:
-        return "an endpoint URL takes no ?query or #fragment"
-    return None
-
-
-def clean_key(key: str) -> str:
-    """`key` without surrounding whitespace (a secret file's final newline); `ValueError` if a
-    control character remains, since no HTTP header can carry one."""
-    key = key.strip()
-    if any(ord(c) < 32 or ord(c) == 127 for c in key):
-        raise ValueError("the key contains a line break or another control character")
-    return key
 
 
 def env_key(name: str) -> SecretStr | None:

@@ -14,6 +14,7 @@ around the validator with a confusing message: define a new type here instead.
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
@@ -122,3 +123,37 @@ def _check_utc_datetime(value: datetime) -> datetime:
 
 Timestamp = Annotated[datetime, AfterValidator(_check_utc_datetime)]
 """A date and time, in UTC when no offset is given, whose UTC value is within years 1-9999."""
+
+
+def endpoint_problem(url: str, key_goes_in: str) -> str | None:
+    """Why `url` cannot be a provider endpoint, or None; `key_goes_in` says where a key belongs.
+
+    Credentials in the URL are refused rather than supported: aiohttp cannot send them next to
+    a key's `Authorization` header (every call would fail), and the URL is quoted in error
+    messages, which are stored and logged, so the password would be too. The messages never
+    quote the URL, for the same reason.
+    """
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # parsing it is the check: 99999 or "x" raise
+    except ValueError as exc:
+        return f"not a valid URL ({exc})"
+    if "@" in parts.netloc:
+        return (
+            "credentials in the URL (user:password@) are not supported: "
+            f"give the key in {key_goes_in} instead (sent as a Bearer token)"
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "not an absolute http(s) URL such as http://gpu-box:8000/v1"
+    if parts.query or parts.fragment:
+        return "an endpoint URL takes no ?query or #fragment"
+    return None
+
+
+def clean_key(key: str) -> str:
+    """`key` without surrounding whitespace (a secret file's final newline); `ValueError` if a
+    control character remains, since no HTTP header can carry one."""
+    key = key.strip()
+    if any(ord(c) < 32 or ord(c) == 127 for c in key):
+        raise ValueError("the key contains a line break or another control character")
+    return key

@@ -2,6 +2,7 @@
 
 import asyncio
 import gc
+import importlib.metadata
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -9,17 +10,19 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from app.adapters.registry import AdapterRegistry
-from app.api import compare, health, models, runs
-from app.catalogue import Catalogue
+from app.catalogue import endpoints as catalogue_endpoints
+from app.catalogue.service import Catalogue
 from app.config import Settings, get_settings
 from app.db.embedded import EmbeddedPostgres
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrate import upgrade_to_head
-from app.dispatch import Dispatcher
+from app.dispatch.dispatcher import Dispatcher
+from app.dispatch.news import RunFinishedSignal
 from app.errors import install_problem_handlers
-from app.guards import JsonOnly, TrustedHost, allowed_hosts
-from app.limits import BodySizeLimit
-from app.notify import RunFinishedSignal
+from app.ops import endpoints as ops_endpoints
+from app.runs import endpoints as runs_endpoints
+from app.server.guards import JsonOnly, TrustedHost, allowed_hosts
+from app.server.limits import BodySizeLimit
 from app.state import ServiceState
 
 log = logging.getLogger(__name__)
@@ -94,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
         title="llm-compare",
-        version="0.1.0",
+        version=importlib.metadata.version("llm-compare"),
         description=DESCRIPTION,
         lifespan=_lifespan,
     )
@@ -104,6 +107,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(JsonOnly)
     app.add_middleware(TrustedHost, allowed=allowed_hosts(settings))
-    for module in (compare, runs, models, health):
-        app.include_router(module.router)
+    for router in (
+        runs_endpoints.compare_router,
+        runs_endpoints.router,
+        catalogue_endpoints.router,
+        ops_endpoints.router,
+    ):
+        app.include_router(router)
     return app

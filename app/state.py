@@ -1,13 +1,17 @@
-"""What the service holds while it runs, built once by the lifespan."""
+"""What the service holds while it runs, built once by the lifespan, and the typed
+dependencies through which endpoints reach it."""
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Annotated
 
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.catalogue import Catalogue
+from app.catalogue.service import Catalogue
 from app.config import Settings
-from app.dispatch import Dispatcher
-from app.notify import RunFinishedSignal
+from app.dispatch.dispatcher import Dispatcher
+from app.dispatch.news import RunFinishedSignal
 
 
 @dataclass
@@ -25,3 +29,20 @@ class ServiceState:
         self.finished.close()
         if self.dispatcher is not None:
             self.dispatcher.begin_stop()
+
+
+def get_state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.service
+    return state
+
+
+StateDep = Annotated[ServiceState, Depends(get_state)]
+
+
+async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
+    """A read session; writes open their own transaction so they commit before answering."""
+    async with state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]

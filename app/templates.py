@@ -3,7 +3,7 @@
 import json
 from dataclasses import dataclass
 
-from app.adapters.base import ChatMessage
+from app.domain import ChatMessage
 
 PLACEHOLDER = "{prompt}"
 

@@ -1,19 +1,16 @@
 """Cost of `diagnose` per answer, on the dispatcher's hot path: microseconds per call.
 
-    python bench/diagnostics.py
+    python -m bench.diagnostics
 
 Prints the mean over many calls for an empty, a short, a typical (about 100 words), a looping
 base-model and a 4,000-word output. The aim is well under 100 µs for a typical answer. A
 benchmark, not a test: run it by hand.
 """
 
-import sys
 import timeit
 from functools import partial
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from app.judging.diagnostics import diagnose  # noqa: E402
+from app.judging.diagnostics import diagnose
 
 PROMPT = "Tell me how to train my dog to sit"
 TYPICAL = (

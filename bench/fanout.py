@@ -4,9 +4,9 @@ Starts an OpenAI-compatible fake answering after L ms, a `llm-compare serve` who
 models point at it, submits one run over HTTP, waits for it, and prints the wall time against
 the limit P*M*L/concurrency. A benchmark, not a test: run it by hand.
 
-    python bench/fanout.py                     # 1,000 x 3 at 50 ms, concurrency 64
-    python bench/fanout.py --concurrency 200
-    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench python bench/fanout.py
+    python -m bench.fanout                     # 1,000 x 3 at 50 ms, concurrency 64
+    python -m bench.fanout --concurrency 200
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench python -m bench.fanout
 
 `--concurrency` is the total in flight across the M models (each gets ceil(C/M)).
 Without DATABASE_URL the service runs on its embedded PostgreSQL in a temporary directory.
@@ -24,8 +24,7 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.service_process import ServiceProcess, free_port  # noqa: E402
+from tests.support.service_process import ServiceProcess, free_port
 
 
 def cpu_seconds(pid: int) -> float:
@@ -40,7 +39,7 @@ def start_fake(latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
         [
             sys.executable,
             "-m",
-            "app.fakes.openai_server",
+            "tests.support.fakes.openai_server",
             "--port",
             str(port),
             "--latency-ms",
@@ -48,6 +47,7 @@ def start_fake(latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[1],  # where `tests` is importable
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):

@@ -2,19 +2,16 @@
 
 A benchmark, not a test: run it by hand.
 
-    python bench/leaderboard.py                  # 10,000 votes, 10 contenders, 1,000 resamples
-    python bench/leaderboard.py --votes 100000 --contenders 30
+    python -m bench.leaderboard                  # 10,000 votes, 10 contenders, 1,000 resamples
+    python -m bench.leaderboard --votes 100000 --contenders 30
 """
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from app.judging.ranking import Vote, leaderboard  # noqa: E402
+from app.judging.ranking import Vote, leaderboard
 
 
 def main() -> None:

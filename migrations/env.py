@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection
 
 from app.config import Settings
 from app.db.engine import create_engine
-from app.db.models import Base
+from app.db.tables import Base
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("connection"):

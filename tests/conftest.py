@@ -2,77 +2,45 @@
 
 Each test gets a fresh database cloned from a template migrated once per session. Tests do
 not share a rolled-back transaction because the dispatcher must see committed rows from its
-own connections, as it does in production.
+own connections, as it does in production. What the fixtures are built from lives in
+`tests/support/`, which test modules import; no test module imports another.
 """
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from app.config import Settings
 from app.db.engine import create_engine
 from app.db.migrate import upgrade_to_head
-from app.fakes.lamini_server import FakeLamini
-from app.fakes.openai_server import FakeOpenAI
-from app.main import create_app
-
-SERVER_URL = os.environ.get(
-    "LLM_COMPARE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-
-
-class IsolatedSettings(Settings):
-    """Settings from the test's arguments only, never from the machine's environment."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
-
-
-def database_url(name: str) -> str:
-    return SERVER_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(SERVER_URL)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
+from tests.support.app import serve
+from tests.support.database import admin, database_url
+from tests.support.fakes.lamini_server import FakeLamini
+from tests.support.fakes.openai_server import FakeOpenAI
+from tests.support.settings import IsolatedSettings
 
 
 @pytest.fixture(scope="session")
 async def template_database() -> AsyncIterator[str]:
     name = f"llmc_template_{uuid.uuid4().hex[:8]}"
-    await _admin(f'CREATE DATABASE "{name}"')
+    await admin(f'CREATE DATABASE "{name}"')
     engine = create_engine(database_url(name), pool_size=1)
     await upgrade_to_head(engine)
     await engine.dispose()
     yield name
-    await _admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+    await admin(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
 async def db_url(template_database: str) -> AsyncIterator[str]:
     """A fresh, migrated database for one test."""
     name = f"llmc_test_{uuid.uuid4().hex[:12]}"
-    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    await admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
     yield database_url(name)
-    await _admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+    await admin(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -98,16 +66,6 @@ def make_settings(db_url: str) -> Callable[..., Settings]:
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
-
-
-@asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan (database, dispatcher) running, and a client for it."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
-            yield client
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from app.main import create_app
-from tests.conftest import IsolatedSettings
+from tests.support.settings import IsolatedSettings
 
 SNAPSHOT = Path(__file__).with_name("openapi.json")
 

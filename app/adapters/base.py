@@ -1,35 +1,17 @@
-"""The adapter interface: one small class per provider, all behind `Adapter`."""
+"""The adapter interface: one small class per provider, all behind `Adapter`.
 
-from typing import Literal, Protocol
+An adapter class also declares what the rest of the service needs to know about its provider
+(which options it takes, whether it takes text prompts only, whether its concurrency is fixed,
+why it cannot be used here), so that nothing outside this package names a provider.
+"""
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.fields import Seed, StorableText
-
-FinishReason = Literal["stop", "length"]
-
-
-class ChatMessage(BaseModel):
-    role: Literal["system", "user", "assistant"]
-    content: str
-
-
-class GenerationParams(BaseModel):
-    """Generation parameters a caller may set; adapters map them to their provider."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_new_tokens: int | None = Field(default=None, ge=1, le=32_768)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    seed: Seed | None = None
-    stop: list[StorableText] | None = Field(default=None, max_length=4)
-
-    def merged(self, override: "GenerationParams | None") -> "GenerationParams":
-        """These params with every field that `override` sets taking its value."""
-        if override is None:
-            return self
-        return self.model_copy(update=override.model_dump(exclude_unset=True))
+from app.config import Settings
+from app.domain import ChatMessage, FinishReason, GenerationParams, ModelSpec
 
 
 class GenerationRequest(BaseModel):
@@ -70,17 +52,41 @@ class ProviderError(Exception):
         return f"HTTP {self.status}: {self.message}" if self.status else self.message
 
 
-PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 405, 413, 422})
-
-
 def is_transient_status(status: int) -> bool:
     """Timeouts, rate limits and server errors are worth another try; client errors are not."""
     return status in (408, 409, 425, 429) or status >= 500
 
 
-class Adapter(Protocol):
-    """Talks to one kind of provider. Retries, timeouts and limits live in the dispatcher."""
+class NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
+
+class Adapter(ABC):
+    """Talks to one kind of provider. Retries, timeouts and limits live in the dispatcher.
+
+    Built once per catalogue model, on its first call.
+    """
+
+    kind: ClassVar[str]
+    """The catalogue's name for this kind of provider (`adapter = "..."`)."""
+    options: ClassVar[type[BaseModel]] = NoOptions
+    """What a catalogue entry's `options` are validated with when the catalogue loads."""
+    text_only: ClassVar[bool] = False
+    """Takes text prompts only: the `chat` template (messages) cannot be sent to it."""
+    fixed_concurrency: ClassVar[int | None] = None
+    """In-flight calls per model when the provider allows no other number, and why not."""
+    fixed_concurrency_reason: ClassVar[str] = ""
+
+    @classmethod
+    def unavailable_reason(cls, spec: ModelSpec, settings: Settings) -> str | None:
+        """Why a model of this kind cannot be called here (a missing key or extra), or None."""
+        return None
+
+    @abstractmethod
+    def __init__(self, spec: ModelSpec, settings: Settings, concurrency: int) -> None: ...
+
+    @abstractmethod
     async def generate(self, request: GenerationRequest) -> Generation: ...
 
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        return None

@@ -8,9 +8,16 @@ import asyncio
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.adapters.base import Generation, GenerationRequest, ProviderError, is_transient_status
+from app.adapters.base import (
+    Adapter,
+    Generation,
+    GenerationRequest,
+    ProviderError,
+    is_transient_status,
+)
 from app.adapters.options import parse_options
-from app.catalogue import ModelSpec
+from app.config import Settings
+from app.domain import ModelSpec
 
 
 class EchoOptions(BaseModel):
@@ -34,10 +41,13 @@ def _prompt_text(request: GenerationRequest) -> tuple[str, str]:
     return (users[-1] if users else ""), sent
 
 
-class EchoAdapter:
+class EchoAdapter(Adapter):
     """Answers with the prompt it was sent, cut to `max_new_tokens` words."""
 
-    def __init__(self, spec: ModelSpec) -> None:
+    kind = "echo"
+    options = EchoOptions
+
+    def __init__(self, spec: ModelSpec, settings: Settings, concurrency: int) -> None:
         self._options = parse_options(EchoOptions, spec)
 
     async def generate(self, request: GenerationRequest) -> Generation:
@@ -61,6 +71,3 @@ class EchoAdapter:
             prompt_tokens=len(sent.split()),
             completion_tokens=len(output.split()),
         )
-
-    async def aclose(self) -> None:
-        return None

@@ -10,21 +10,19 @@ import importlib.metadata
 from typing import Any
 
 import aiohttp
-from lamini.api.rest_requests import handle_error
-from lamini.api.utils.completion import Completion
-from lamini.error.error import LaminiError
 from pydantic import BaseModel, ValidationError
 
 from app.adapters.base import (
-    FinishReason,
+    Adapter,
     Generation,
     GenerationRequest,
     ProviderError,
     is_transient_status,
 )
 from app.adapters.http import JsonHttpClient, read_error_message
-from app.catalogue import ModelSpec, provider_key
+from app.adapters.keys import GlobalKey, ProviderKey, provider_key
 from app.config import Settings
+from app.domain import FinishReason, ModelSpec
 
 MODEL_NOT_FOUND = 594  # Lamini's own status; retrying cannot make the model exist
 
@@ -43,6 +41,9 @@ def is_transient_lamini_status(status: int) -> bool:
 
 async def read_sdk_error_message(response: aiohttp.ClientResponse) -> str:
     """The message of the exception the SDK raises for this response, e.g. `RateLimitError: ...`."""
+    from lamini.api.rest_requests import handle_error
+    from lamini.error.error import LaminiError
+
     try:
         await handle_error(response)
     except LaminiError as exc:
@@ -50,11 +51,36 @@ async def read_sdk_error_message(response: aiohttp.ClientResponse) -> str:
     return await read_error_message(response)  # a status the SDK does not call an error
 
 
-class LaminiAdapter:
+class LaminiAdapter(Adapter):
     """Text prompts only: Lamini's completions API takes no chat messages."""
 
+    kind = "lamini"
+    text_only = True
+
+    @classmethod
+    def key(cls, spec: ModelSpec, settings: Settings) -> ProviderKey:
+        """The key this model's calls send: LAMINI_API_KEY only to LAMINI_API_URL; a model
+        with its own base_url must name its own (Lamini's API always wants one)."""
+        global_key = GlobalKey(
+            provider="Lamini",
+            variable="LAMINI_API_KEY",
+            url=settings.lamini_api_url,
+            key=settings.lamini_api_key,
+            url_variable="LAMINI_API_URL",
+            own_url_needs_key=True,
+        )
+        return provider_key(spec, global_key)
+
+    @classmethod
+    def unavailable_reason(cls, spec: ModelSpec, settings: Settings) -> str | None:
+        return cls.key(spec, settings).missing
+
     def __init__(self, spec: ModelSpec, settings: Settings, concurrency: int) -> None:
-        self._key, self._missing_key = provider_key(spec, settings)
+        # Imported here, not at the top: the SDK pulls in pandas, a second or two, and the
+        # catalogue asks this class about its provider whether or not a Lamini model is used.
+        from lamini.api.utils.completion import Completion
+
+        self._key, self._missing_key = self.key(spec, settings)
         api_url = (spec.base_url or settings.lamini_api_url).rstrip("/")  # "/" would give "//v1"
         self._url = f"{api_url}/v1/completions"
         # Only its body builder is used; its key and URL fallbacks (env, ~/.lamini) are not.

@@ -14,19 +14,30 @@ from pathlib import Path
 from typing import Any
 
 from app import metrics
-from app.adapters.base import Generation, GenerationRequest, ProviderError
+from app.adapters.base import Adapter, Generation, GenerationRequest, ProviderError
 from app.adapters.gguf import GgufOptions
 from app.adapters.openai import generation_from, request_params
 from app.adapters.options import AdapterConfigError, parse_options
-from app.catalogue import ModelSpec
 from app.config import Settings
+from app.domain import ModelSpec
 
 # llama.cpp's own default is 16 tokens for text completion; a comparison wants whole answers.
 DEFAULT_MAX_NEW_TOKENS = 512
 
 
-class LocalAdapter:
-    def __init__(self, spec: ModelSpec, settings: Settings) -> None:
+class LocalAdapter(Adapter):
+    kind = "local"
+    options = GgufOptions
+    fixed_concurrency = 1
+    fixed_concurrency_reason = (
+        "a local model generates one answer at a time (give it more threads with options.n_threads)"
+    )
+
+    @classmethod
+    def unavailable_reason(cls, spec: ModelSpec, settings: Settings) -> str | None:
+        return GgufOptions.model_validate(spec.options).problem()
+
+    def __init__(self, spec: ModelSpec, settings: Settings, concurrency: int) -> None:
         self._name = spec.name
         self._options = parse_options(GgufOptions, spec)
         if problem := self._options.problem():

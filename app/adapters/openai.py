@@ -4,17 +4,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.adapters.base import (
-    FinishReason,
-    Generation,
-    GenerationParams,
-    GenerationRequest,
-    ProviderError,
-)
+from app.adapters.base import Adapter, Generation, GenerationRequest, ProviderError
 from app.adapters.http import JsonHttpClient
+from app.adapters.keys import GlobalKey, ProviderKey, provider_key
 from app.adapters.options import parse_options
-from app.catalogue import ModelSpec, provider_key
 from app.config import Settings
+from app.domain import FinishReason, GenerationParams, ModelSpec
 
 FINISH_REASONS: dict[str, FinishReason] = {"stop": "stop", "eos": "stop", "length": "length"}
 
@@ -92,13 +87,33 @@ def generation_from(data: Any, chat: bool, source: str) -> Generation:
     )
 
 
-class OpenAIAdapter:
+class OpenAIAdapter(Adapter):
     """Chat messages go to /chat/completions; text prompts too unless `options.api` says."""
+
+    kind = "openai"
+    options = OpenAIOptions
+
+    @classmethod
+    def key(cls, spec: ModelSpec, settings: Settings) -> ProviderKey:
+        """The key this model's calls send: OPENAI_API_KEY only to OPENAI_BASE_URL."""
+        global_key = GlobalKey(
+            provider="OpenAI",
+            variable="OPENAI_API_KEY",
+            url=settings.openai_base_url,
+            key=settings.openai_api_key,
+            url_variable="OPENAI_BASE_URL",
+            own_url_needs_key=False,
+        )
+        return provider_key(spec, global_key)
+
+    @classmethod
+    def unavailable_reason(cls, spec: ModelSpec, settings: Settings) -> str | None:
+        return cls.key(spec, settings).missing
 
     def __init__(self, spec: ModelSpec, settings: Settings, concurrency: int) -> None:
         self._options = parse_options(OpenAIOptions, spec)
         self._base_url = (spec.base_url or settings.openai_base_url).rstrip("/")
-        key, self._missing_key = provider_key(spec, settings)
+        key, self._missing_key = self.key(spec, settings)
         self._http = JsonHttpClient(
             concurrency=concurrency,
             timeout_s=settings.request_timeout_s,

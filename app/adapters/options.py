@@ -5,7 +5,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from app.adapters.base import ProviderError
-from app.catalogue import ModelSpec
+from app.domain import ModelSpec
 
 OptionsT = TypeVar("OptionsT", bound=BaseModel)
 

@@ -4,49 +4,29 @@ from collections.abc import Callable
 
 from app.adapters.base import Adapter
 from app.adapters.echo import EchoAdapter
+from app.adapters.lamini import LaminiAdapter
+from app.adapters.local import LocalAdapter
 from app.adapters.openai import OpenAIAdapter
 from app.adapters.options import AdapterConfigError
-from app.catalogue import AdapterKind, ModelSpec
 from app.config import Settings
+from app.domain import ModelSpec
 
-AdapterBuilder = Callable[[ModelSpec, Settings, int], Adapter]
-
-
-def _echo(spec: ModelSpec, settings: Settings, concurrency: int) -> Adapter:
-    return EchoAdapter(spec)
-
-
-def _openai(spec: ModelSpec, settings: Settings, concurrency: int) -> Adapter:
-    return OpenAIAdapter(spec, settings, concurrency)
-
-
-def _lamini(spec: ModelSpec, settings: Settings, concurrency: int) -> Adapter:
-    # Imported on first use: the SDK pulls in pandas, a second or two at start-up.
-    from app.adapters.lamini import LaminiAdapter
-
-    return LaminiAdapter(spec, settings, concurrency)
-
-
-def _local(spec: ModelSpec, settings: Settings, concurrency: int) -> Adapter:
-    from app.adapters.local import LocalAdapter
-
-    return LocalAdapter(spec, settings)
-
-
-BUILDERS: dict[AdapterKind, AdapterBuilder] = {
-    "echo": _echo,
-    "openai": _openai,
-    "lamini": _lamini,
-    "local": _local,
+ADAPTERS: dict[str, type[Adapter]] = {
+    adapter.kind: adapter for adapter in (EchoAdapter, OpenAIAdapter, LaminiAdapter, LocalAdapter)
 }
+
+
+def adapter_class(kind: str) -> type[Adapter] | None:
+    """The adapter class a catalogue entry's `adapter` names, or None."""
+    return ADAPTERS.get(kind)
 
 
 def build_adapter(spec: ModelSpec, settings: Settings, concurrency: int) -> Adapter:
     """The adapter `spec.adapter` names; `AdapterConfigError` when the entry cannot be used."""
-    builder = BUILDERS.get(spec.adapter)
-    if builder is None:
+    adapter = adapter_class(spec.adapter)
+    if adapter is None:
         raise AdapterConfigError(f"model {spec.name}: no adapter named {spec.adapter!r}")
-    return builder(spec, settings, concurrency)
+    return adapter(spec, settings, concurrency)
 
 
 class AdapterRegistry:

@@ -51,14 +51,11 @@ class EmbeddedPostgres:
 
     url: str
     """For `create_async_engine`: `postgresql+asyncpg://postgres@/postgres?host=<socket dir>`."""
-    dsn: str
-    """The same database in libpq form, for psql, `asyncpg.connect` or a sync driver."""
 
     def __init__(self, data_dir: Path, server: "PostgresServer", url: URL) -> None:
         self.data_dir = data_dir
         self.pgdata = data_dir / "pgdata"
         self.url = url.render_as_string(hide_password=False)
-        self.dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._server = server
         self._stopped = False
 

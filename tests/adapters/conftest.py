@@ -1,16 +1,13 @@
 """Fixtures for adapter tests: fake providers on 127.0.0.1 and settings free of the environment."""
 
-from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
-from app.adapters.base import Adapter
 from app.config import Settings
-from tests.conftest import IsolatedSettings
-
-AdapterT = TypeVar("AdapterT", bound=Adapter)
-SettingsFactory = Callable[..., Settings]
+from tests.support.adapters import AdapterCloser, SettingsFactory
+from tests.support.settings import IsolatedSettings
 
 
 @pytest.fixture
@@ -21,21 +18,6 @@ def make_settings() -> SettingsFactory:
         return IsolatedSettings(**values)
 
     return make
-
-
-class AdapterCloser:
-    """Closes every adapter handed to it when the test ends."""
-
-    def __init__(self) -> None:
-        self._adapters: list[Adapter] = []
-
-    def __call__(self, adapter: AdapterT) -> AdapterT:
-        self._adapters.append(adapter)
-        return adapter
-
-    async def aclose(self) -> None:
-        for adapter in self._adapters:
-            await adapter.aclose()
 
 
 @pytest.fixture

@@ -2,14 +2,16 @@ import time
 
 import pytest
 
-from app.adapters.base import ChatMessage, GenerationParams, GenerationRequest, ProviderError
+from app.adapters.base import GenerationRequest, ProviderError
 from app.adapters.echo import EchoAdapter
 from app.adapters.options import AdapterConfigError
-from app.catalogue import ModelSpec
+from app.domain import ChatMessage, GenerationParams, ModelSpec
+from tests.support.settings import IsolatedSettings
 
 
 def echo(**options: object) -> EchoAdapter:
-    return EchoAdapter(ModelSpec(name="echo", adapter="echo", upstream="echo", options=options))
+    spec = ModelSpec(name="echo", adapter="echo", upstream="echo", options=options)
+    return EchoAdapter(spec, IsolatedSettings(), 1)
 
 
 def text(prompt: str, max_new_tokens: int | None = None, attempt: int = 1) -> GenerationRequest:

@@ -7,7 +7,7 @@ import sys
 
 import aiohttp
 
-from app.fakes.openai_server import FakeOpenAI
+from tests.support.fakes.openai_server import FakeOpenAI
 
 
 def _free_port() -> int:
@@ -20,7 +20,7 @@ def _free_port() -> int:
 async def test_standalone_openai_server_answers_until_killed() -> None:
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.fakes.openai_server", "--port", str(port)],
+        [sys.executable, "-m", "tests.support.fakes.openai_server", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -6,11 +6,11 @@ import lamini
 import pytest
 from lamini.error.error import RateLimitError
 
-from app.adapters.base import ChatMessage, GenerationParams, GenerationRequest, ProviderError
+from app.adapters.base import GenerationRequest, ProviderError
 from app.adapters.lamini import LaminiAdapter
-from app.catalogue import ModelSpec
-from app.fakes.lamini_server import FakeLamini
-from tests.adapters.conftest import AdapterCloser, SettingsFactory
+from app.domain import ChatMessage, GenerationParams, ModelSpec
+from tests.support.adapters import AdapterCloser, SettingsFactory
+from tests.support.fakes.lamini_server import FakeLamini
 
 KEY = "lamini-test-0123456789"
 MODEL = "meta-llama/Llama-2-7b-hf"

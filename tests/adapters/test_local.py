@@ -13,25 +13,20 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from app.adapters.base import ChatMessage, GenerationParams, GenerationRequest, ProviderError
+from app.adapters.base import GenerationRequest, ProviderError
 from app.adapters.gguf import GgufOptions
 from app.adapters.local import LocalAdapter
 from app.adapters.options import AdapterConfigError
-from app.catalogue import Catalogue, CatalogueError, ModelSpec
+from app.catalogue.service import Catalogue, CatalogueError
+from app.domain import ChatMessage, GenerationParams, ModelSpec
 from app.templates import render
-from tests.conftest import IsolatedSettings
+from tests.support.local_models import BASE, DOG, INSTRUCT, prompt_echo
+from tests.support.settings import IsolatedSettings
 
-BASE, INSTRUCT = "local/gemma-3-270m", "local/smollm2-135m-instruct"
-DOG = "Tell me how to train my dog to sit"
+# Starts service processes, loads real models or works through a lot: `-m 'not slow'` skips it.
+pytestmark = pytest.mark.slow
+
 GREEDY = {"temperature": 0.0, "seed": 0}
-
-
-def prompt_echo(prompt: str, output: str) -> int:
-    """How often the output repeats the prompt: occurrences of the prompt's word trigrams."""
-    words = re.findall(r"[a-z']+", prompt.lower())
-    trigrams = {tuple(words[i : i + 3]) for i in range(len(words) - 2)}
-    said = re.findall(r"[a-z']+", output.lower())
-    return sum(tuple(said[i : i + 3]) in trigrams for i in range(len(said) - 2))
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +42,7 @@ async def adapters(models_dir: Path) -> AsyncIterator[dict[str, LocalAdapter]]:
     for name in (BASE, INSTRUCT):
         spec = catalogue.get(name)
         assert spec is not None
-        loaded[name] = LocalAdapter(spec, settings)
+        loaded[name] = LocalAdapter(spec, settings, 1)
     yield loaded
     for adapter in loaded.values():
         await adapter.aclose()
@@ -146,7 +141,7 @@ async def test_any_gguf_file_on_disk_and_a_prompt_beyond_its_context(tmp_path: P
         upstream="mine",
         options={"path": str(_smollm2_path()), "n_ctx": 256, "n_threads": 1},
     )
-    adapter = LocalAdapter(spec, IsolatedSettings(data_dir=tmp_path))
+    adapter = LocalAdapter(spec, IsolatedSettings(data_dir=tmp_path), 1)
     try:
         answer = await adapter.generate(_request("Say hi.", template="chatml", max_new_tokens=8))
         assert answer.output.strip()
@@ -174,7 +169,7 @@ def test_a_model_whose_file_cannot_be_had_is_unavailable_with_the_reason(
     catalogue = Catalogue([spec], IsolatedSettings())
     assert catalogue.unavailable_reason(spec) == reason
     with pytest.raises(AdapterConfigError, match=re.escape(reason)):
-        LocalAdapter(spec, IsolatedSettings())
+        LocalAdapter(spec, IsolatedSettings(), 1)
 
 
 @pytest.mark.parametrize(
@@ -200,8 +195,9 @@ def test_without_llama_cpp_the_local_models_are_unavailable_with_the_install_com
     script = """
 import json, sys
 sys.modules["llama_cpp"] = None
-from app.catalogue import Catalogue
+from app.catalogue.service import Catalogue
 from app.config import Settings
+
 catalogue = Catalogue.from_settings(Settings())
 print(json.dumps({m.name: catalogue.unavailable_reason(m) for m in catalogue}))
 """

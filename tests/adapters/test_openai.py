@@ -3,11 +3,11 @@ from typing import Any
 
 import pytest
 
-from app.adapters.base import ChatMessage, GenerationParams, GenerationRequest, ProviderError
+from app.adapters.base import GenerationRequest, ProviderError
 from app.adapters.openai import OpenAIAdapter
-from app.catalogue import ModelSpec
-from app.fakes.openai_server import FakeOpenAI
-from tests.adapters.conftest import AdapterCloser, SettingsFactory
+from app.domain import ChatMessage, GenerationParams, ModelSpec
+from tests.support.adapters import AdapterCloser, SettingsFactory
+from tests.support.fakes.openai_server import FakeOpenAI
 
 KEY = "sk-test-0123456789"
 

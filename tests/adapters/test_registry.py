@@ -5,11 +5,11 @@ from app.adapters.lamini import LaminiAdapter
 from app.adapters.openai import OpenAIAdapter
 from app.adapters.options import AdapterConfigError
 from app.adapters.registry import AdapterRegistry, build_adapter
-from app.catalogue import AdapterKind, ModelSpec
-from tests.adapters.conftest import SettingsFactory
+from app.domain import ModelSpec
+from tests.support.adapters import SettingsFactory
 
 
-def spec(name: str, adapter: AdapterKind) -> ModelSpec:
+def spec(name: str, adapter: str) -> ModelSpec:
     return ModelSpec(name=name, adapter=adapter, upstream="m")
 
 
@@ -18,7 +18,7 @@ def spec(name: str, adapter: AdapterKind) -> ModelSpec:
     [("echo", EchoAdapter), ("openai", OpenAIAdapter), ("lamini", LaminiAdapter)],
 )
 async def test_build_adapter_by_name(
-    kind: AdapterKind, adapter_class: type, make_settings: SettingsFactory
+    kind: str, adapter_class: type, make_settings: SettingsFactory
 ) -> None:
     adapter = build_adapter(spec("m", kind), make_settings(), concurrency=2)
 

@@ -20,12 +20,16 @@ from sqlalchemy.pool import NullPool
 
 from app.db.embedded import EmbeddedPostgres
 
+# Starts service processes, loads real models or works through a lot: `-m 'not slow'` skips it.
+pytestmark = pytest.mark.slow
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 START_THEN_BLOCK = """
 import sys, time
 from pathlib import Path
 from app.db.embedded import EmbeddedPostgres
+
 print(EmbeddedPostgres.start(Path(sys.argv[1])).url, flush=True)
 time.sleep(600)
 """

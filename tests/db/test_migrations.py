@@ -14,19 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import create_engine
 from app.db.migrate import current_revisions, downgrade_to, head_revisions, upgrade_to_head
-from app.db.models import Base
-from tests.conftest import _admin, database_url
-from tests.service_process import LLM_COMPARE
+from app.db.tables import Base
+from tests.support.database import admin, database_url
+from tests.support.service_process import LLM_COMPARE
 
 
 @pytest.fixture
 async def empty_engine() -> AsyncIterator[AsyncEngine]:
     name = f"llmc_empty_{uuid.uuid4().hex[:12]}"
-    await _admin(f'CREATE DATABASE "{name}"')
+    await admin(f'CREATE DATABASE "{name}"')
     engine = create_engine(database_url(name), pool_size=1)
     yield engine
     await engine.dispose()
-    await _admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+    await admin(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 async def _tables(engine: AsyncEngine) -> set[str]:

@@ -15,13 +15,16 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 
-from app import export
-from app.db import queue
-from app.db import runs as runs_repo
 from app.db.engine import create_engine, create_sessionmaker
-from app.db.models import Run
-from tests.conftest import _admin, database_url
-from tests.query_plans import PLAN_MODES, PlanMode, Statement, explain, only, recording
+from app.db.tables import RunRow
+from app.dispatch import queue
+from app.runs import export, repository
+from app.runs import repository as runs_repo
+from tests.support.database import admin, database_url
+from tests.support.query_plans import PLAN_MODES, PlanMode, Statement, explain, only, recording
+
+# Starts service processes, loads real models or works through a lot: `-m 'not slow'` skips it.
+pytestmark = pytest.mark.slow
 
 BACKLOG_RUNS, BACKLOG_PROMPTS = 4, 25_000  # x 2 contenders: 200,000 queued pairs, 4 models
 EXPORT_PROMPTS = 50_000  # x 2 contenders: 100,000 answered pairs
@@ -111,7 +114,7 @@ class Lab:
 @pytest.fixture(scope="module", params=["none", "stale", "fresh"])
 async def lab(request: pytest.FixtureRequest, template_database: str) -> AsyncIterator[Lab]:
     name = f"llmc_plans_{uuid.uuid4().hex[:12]}"
-    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    await admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
     connection = await asyncpg.connect(database_url(name))
     engine = create_engine(database_url(name), pool_size=1)
     try:
@@ -120,7 +123,7 @@ async def lab(request: pytest.FixtureRequest, template_database: str) -> AsyncIt
     finally:
         await engine.dispose()
         await connection.close()
-        await _admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 async def _sent(
@@ -159,12 +162,12 @@ async def test_an_export_page_reads_only_its_prompts_and_their_pairs(
     lab: Lab, mode: PlanMode
 ) -> None:
     async with create_sessionmaker(lab.engine)() as session:
-        run = await session.get(Run, EXPORT_RUN)
+        run = await session.get(RunRow, EXPORT_RUN)
     assert run is not None
     pages = export.page_bounds(run)
     assert len(pages) == 2 * EXPORT_PROMPTS // 1000
     for first, stop in (pages[0], pages[len(pages) // 2], pages[-1]):
-        prompts, answers = export.page_queries(run.id, (), first, stop)
+        prompts, answers = repository.export_page_queries(run.id, (), first, stop)
         sent = await _sent(lab.engine, partial(_execute, statements=(prompts, answers)))
         prompts_plan = await explain(lab.connection, only(sent, "FROM prompts"), mode)
         answers_plan = await explain(lab.connection, only(sent, "FROM responses"), mode)

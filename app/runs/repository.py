@@ -1,0 +1,294 @@
+"""The SQL of runs: storing a comparison, reading runs back, changing them (cancel, retry,
+delete), and the pages of an export.
+
+Changes lock a run's pairs before the run itself, as the dispatcher's claims do (see
+app/dispatch/queue.py): one lock order everywhere, so they never deadlock.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Select,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    tuple_,
+    union,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.db.tables import PromptRow, ResponseRow, RunRow, search_vector
+from app.dispatch.queue import finish_runs
+from app.domain import FINISHED_STATUSES, PENDING_STATUSES
+from app.fields import INT4_MAX
+
+
+async def insert_run(
+    session: AsyncSession,
+    run: RunRow,
+    prompts: list[dict[str, Any]],
+    responses: list[dict[str, Any]],
+) -> None:
+    session.add(run)
+    await session.flush()
+    await session.execute(insert(PromptRow), prompts)
+    await session.execute(insert(ResponseRow), responses)
+
+
+async def get_run(session: AsyncSession, run_id: uuid.UUID) -> RunRow | None:
+    return await session.get(RunRow, run_id)
+
+
+async def get_run_by_idempotency_key(session: AsyncSession, key: str) -> RunRow | None:
+    return await session.scalar(select(RunRow).where(RunRow.idempotency_key == key))
+
+
+@dataclass(frozen=True)
+class RunFilters:
+    statuses: Sequence[str] = ()
+    model: str | None = None
+    tags: dict[str, str] | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    text: str | None = None
+
+
+def _search_query(text: str) -> Any:
+    return func.websearch_to_tsquery(literal_column("'simple'::regconfig"), text)
+
+
+async def is_searchable(session: AsyncSession, text: str) -> bool:
+    """Whether `text` has a word to look up in the search indexes. A search of negations only
+    (`-word`) would have to read every prompt and answer; PostgreSQL's `querytree` says `T`
+    (or nothing) for such a query."""
+    tree = await session.scalar(select(func.querytree(_search_query(text))))
+    return tree not in ("T", "", None)
+
+
+def _runs_containing(text: str) -> Any:
+    """Ids of runs with a prompt or an output matching `text`, found through the search indexes."""
+    wanted = _search_query(text)
+    return union(
+        select(PromptRow.run_id).where(search_vector(PromptRow.text).op("@@")(wanted)),
+        select(ResponseRow.run_id).where(search_vector(ResponseRow.output).op("@@")(wanted)),
+    )
+
+
+def runs_query(
+    filters: RunFilters, limit: int, after: tuple[datetime, uuid.UUID] | None
+) -> Select[RunRow]:
+    """Newest first; `after` is the (created_at, id) of the last run of the previous page."""
+    query = select(RunRow).order_by(RunRow.created_at.desc(), RunRow.id.desc()).limit(limit)
+    if filters.statuses:
+        query = query.where(RunRow.status.in_(filters.statuses))
+    if filters.model:
+        query = query.where(RunRow.models.contains([filters.model]))
+    if filters.tags:
+        query = query.where(RunRow.tags.contains(filters.tags))
+    if filters.created_after:
+        query = query.where(RunRow.created_at >= filters.created_after)
+    if filters.created_before:
+        query = query.where(RunRow.created_at < filters.created_before)
+    if filters.text:
+        query = query.where(RunRow.id.in_(_runs_containing(filters.text)))
+    if after is not None:
+        query = query.where(
+            tuple_(RunRow.created_at, RunRow.id) < tuple_(literal(after[0]), after[1])
+        )
+    return query
+
+
+async def list_runs(
+    session: AsyncSession,
+    filters: RunFilters,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> Sequence[RunRow]:
+    return (await session.scalars(runs_query(filters, limit, after))).all()
+
+
+async def status_counts(
+    session: AsyncSession, run_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, int]]:
+    """Per run, how many responses are in each status."""
+    rows = await session.execute(
+        select(ResponseRow.run_id, ResponseRow.status, func.count())
+        .where(ResponseRow.run_id.in_(run_ids))
+        .group_by(ResponseRow.run_id, ResponseRow.status)
+    )
+    counts: dict[uuid.UUID, dict[str, int]] = {run_id: {} for run_id in run_ids}
+    for run_id, status, n in rows:
+        counts[run_id][status] = n
+    return counts
+
+
+async def prompts_page(
+    session: AsyncSession, run_id: uuid.UUID, offset: int, limit: int
+) -> Sequence[PromptRow]:
+    # Positions are 0..n-1, so the page is a closed range: no plan can read past it.
+    last = min(offset + limit - 1, INT4_MAX)
+    query = (
+        select(PromptRow)
+        .where(PromptRow.run_id == run_id, PromptRow.position.between(offset, last))
+        .order_by(PromptRow.position)
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def responses_for_prompts(
+    session: AsyncSession, run_id: uuid.UUID, first: int, last: int
+) -> Sequence[ResponseRow]:
+    query = select(ResponseRow).where(
+        ResponseRow.run_id == run_id,
+        ResponseRow.prompt_position.between(first, last),
+    )
+    return (await session.scalars(query)).all()
+
+
+async def contender_stats(session: AsyncSession, run_id: uuid.UUID) -> list[tuple[Any, ...]]:
+    """Per contender: counts by status, latency percentiles, tokens, truncated answers."""
+    done = ResponseRow.status == "succeeded"
+    query = (
+        select(
+            ResponseRow.contender_index,
+            ResponseRow.status,
+            func.count(),
+            func.percentile_cont(0.5).within_group(ResponseRow.latency_ms).filter(done),
+            func.percentile_cont(0.95).within_group(ResponseRow.latency_ms).filter(done),
+            func.sum(ResponseRow.prompt_tokens),
+            func.sum(ResponseRow.completion_tokens),
+            func.count().filter(ResponseRow.finish_reason == "length"),
+        )
+        .where(ResponseRow.run_id == run_id)
+        .group_by(ResponseRow.contender_index, ResponseRow.status)
+    )
+    return [tuple(row) for row in await session.execute(query)]
+
+
+# Changing a run
+
+
+async def run_status(connection: AsyncConnection, run_id: uuid.UUID) -> str | None:
+    """The run's status, or None if there is no such run; locks nothing."""
+    return await connection.scalar(select(RunRow.status).where(RunRow.id == run_id))
+
+
+async def cancel(connection: AsyncConnection, run_id: uuid.UUID) -> int:
+    """Cancel the run's queued pairs and mark it to end `cancelled`; pairs in flight still
+    finish. Returns how many pairs were cancelled."""
+    result = await connection.execute(
+        update(ResponseRow)
+        .where(
+            ResponseRow.run_id == run_id,
+            ResponseRow.finished_at.is_(None),
+            ResponseRow.status == "queued",
+        )
+        .values(status="cancelled", finished_at=func.now())
+    )
+    await connection.execute(
+        update(RunRow)
+        .where(
+            RunRow.id == run_id,
+            RunRow.status.in_(PENDING_STATUSES),
+            RunRow.cancel_requested_at.is_(None),
+        )
+        .values(cancel_requested_at=func.now())
+    )
+    await finish_runs(connection, [run_id])
+    return int(result.rowcount)
+
+
+async def retry_failed(connection: AsyncConnection, run_id: uuid.UUID) -> int:
+    """Queue the run's failed pairs again and reopen the run; returns how many."""
+    result = await connection.execute(
+        update(ResponseRow)
+        .where(ResponseRow.run_id == run_id, ResponseRow.status == "failed")
+        .values(
+            status="queued",
+            output=None,
+            finish_reason=None,
+            error=None,
+            prompt_tokens=None,
+            completion_tokens=None,
+            latency_ms=None,
+            lost_leases=0,
+            started_at=None,
+            finished_at=None,
+        )
+    )
+    if result.rowcount:
+        await connection.execute(
+            update(RunRow)
+            .where(RunRow.id == run_id)
+            .values(
+                status=case((RunRow.status.in_(PENDING_STATUSES), RunRow.status), else_="queued"),
+                finished_at=None,
+                cancel_requested_at=None,
+            )
+        )
+    return int(result.rowcount)
+
+
+async def delete_finished(connection: AsyncConnection, run_id: uuid.UUID) -> str | None:
+    """Delete the run with its prompts and pairs if it has finished. Returns the status it
+    had (the run is kept unless that is a finished one), or None if there is no such run."""
+    await connection.execute(
+        select(ResponseRow.id).where(ResponseRow.run_id == run_id).with_for_update()
+    )
+    status = await connection.scalar(
+        select(RunRow.status).where(RunRow.id == run_id).with_for_update()
+    )
+    if status in FINISHED_STATUSES:
+        await connection.execute(delete(RunRow).where(RunRow.id == run_id))
+    return status
+
+
+# Exporting
+
+_answers = select(
+    ResponseRow.prompt_position,
+    ResponseRow.contender_index,
+    ResponseRow.model,
+    ResponseRow.rendered_prompt,
+    ResponseRow.status,
+    ResponseRow.output,
+    ResponseRow.finish_reason,
+    ResponseRow.prompt_tokens,
+    ResponseRow.completion_tokens,
+    ResponseRow.latency_ms,
+    ResponseRow.attempts,
+    ResponseRow.error,
+).order_by(ResponseRow.prompt_position, ResponseRow.contender_index)
+
+
+def export_page_queries(
+    run_id: uuid.UUID, statuses: Sequence[str], first: int, stop: int
+) -> tuple[Select[*tuple[Any, ...]], Select[*tuple[Any, ...]]]:
+    """The prompts at positions `first` to `stop - 1`, and their pairs in order.
+
+    A page is a closed range of positions on one table per query, rather than "the next
+    1,000 after (p, c)" or a join: whatever plan PostgreSQL picks, with statistics or none,
+    it reads that range and no more (a join planned for one row a side may read one side's
+    whole range again for every row of the other).
+    """
+    prompts = select(PromptRow.position, PromptRow.key, PromptRow.text).where(
+        PromptRow.run_id == run_id, PromptRow.position >= first, PromptRow.position < stop
+    )
+    answers = _answers.where(
+        ResponseRow.run_id == run_id,
+        ResponseRow.prompt_position >= first,
+        ResponseRow.prompt_position < stop,
+    )
+    if statuses:
+        answers = answers.where(ResponseRow.status.in_(statuses))
+    return prompts, answers

@@ -1,0 +1,234 @@
+"""The rules of runs once accepted: reading them back (summaries for lists, the side-by-side
+view of one run) and changing them (cancel, retry the failures, delete)."""
+
+import base64
+import binascii
+import uuid
+from collections import defaultdict
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.db.engine import in_transaction
+from app.db.tables import RunRow
+from app.domain import FINISHED_STATUSES, Contender, GenerationParams
+from app.errors import ConflictError, InvalidFieldError, NotFoundError
+from app.fields import utc_datetime
+from app.runs import repository as runs_repo
+from app.runs.schemas import (
+    ContenderStats,
+    PromptOut,
+    ResponseOut,
+    RunDetail,
+    RunPage,
+    RunSummary,
+    StatusCounts,
+)
+from app.state import ServiceState
+
+_STORED_RESPONSE_FIELDS = tuple(
+    f for f in ResponseOut.model_fields if f not in ("label", "template")
+)
+
+
+def _counts(by_status: dict[str, int]) -> StatusCounts:
+    return StatusCounts(**by_status, total=sum(by_status.values()))
+
+
+def summary(run: RunRow, by_status: dict[str, int]) -> RunSummary:
+    return RunSummary(
+        id=run.id,
+        status=run.status,
+        name=run.name,
+        tags=run.tags,
+        created_at=run.created_at,
+        finished_at=run.finished_at,
+        models=[c["label"] for c in run.contenders],
+        prompt_count=run.prompt_count,
+        counts=_counts(by_status),
+    )
+
+
+async def get_summary(session: AsyncSession, run_id: uuid.UUID) -> RunSummary:
+    run = await get_run(session, run_id)
+    counts = await runs_repo.status_counts(session, [run.id])
+    return summary(run, counts[run.id])
+
+
+async def get_run(session: AsyncSession, run_id: uuid.UUID) -> RunRow:
+    run = await runs_repo.get_run(session, run_id)
+    if run is None:
+        raise _not_found(run_id)
+    return run
+
+
+def _not_found(run_id: uuid.UUID) -> NotFoundError:
+    return NotFoundError(f"no run with id {run_id}")
+
+
+def encode_cursor(run: RunRow) -> str:
+    raw = f"{run.created_at.isoformat()}|{run.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, run_id = raw.split("|")
+        return utc_datetime(datetime.fromisoformat(created_at)), uuid.UUID(run_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidFieldError("not a cursor this API returned", field="cursor") from exc
+
+
+async def list_page(
+    session: AsyncSession, filters: runs_repo.RunFilters, limit: int, cursor: str | None
+) -> RunPage:
+    after = decode_cursor(cursor) if cursor else None
+    if filters.text is not None and not await runs_repo.is_searchable(session, filters.text):
+        raise InvalidFieldError(
+            "the search needs a word to find, not only words to leave out (`-word`), "
+            "in every alternative of an `or`",
+            field="q",
+        )
+    runs = await runs_repo.list_runs(session, filters, limit + 1, after)
+    page, more = runs[:limit], len(runs) > limit
+    counts = await runs_repo.status_counts(session, [run.id for run in page])
+    return RunPage(
+        items=[summary(run, counts[run.id]) for run in page],
+        next_cursor=encode_cursor(page[-1]) if more else None,
+    )
+
+
+async def _contender_stats(
+    session: AsyncSession, run: RunRow, contenders: list[Contender]
+) -> list[ContenderStats]:
+    by_status: dict[int, dict[str, int]] = defaultdict(dict)
+    p50: dict[int, float | None] = {}
+    p95: dict[int, float | None] = {}
+    tokens: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+    seen_tokens: dict[int, list[bool]] = defaultdict(lambda: [False, False])
+    for (
+        index,
+        status,
+        n,
+        lat50,
+        lat95,
+        prompt_tok,
+        completion_tok,
+        truncated,
+    ) in await runs_repo.contender_stats(session, run.id):
+        by_status[index][status] = n
+        if status == "succeeded":
+            p50[index], p95[index] = lat50, lat95
+        tokens[index][2] += truncated
+        for k, value in enumerate((prompt_tok, completion_tok)):
+            if value is not None:
+                tokens[index][k] += value
+                seen_tokens[index][k] = True
+    return [
+        ContenderStats(
+            **c.model_dump(),
+            counts=_counts(by_status[i]),
+            latency_ms_p50=p50.get(i),
+            latency_ms_p95=p95.get(i),
+            prompt_tokens=tokens[i][0] if seen_tokens[i][0] else None,
+            completion_tokens=tokens[i][1] if seen_tokens[i][1] else None,
+            truncated=tokens[i][2],
+        )
+        for i, c in enumerate(contenders)
+    ]
+
+
+async def get_detail(
+    session: AsyncSession, run_id: uuid.UUID, prompt_offset: int, prompt_limit: int
+) -> RunDetail:
+    """The run with its prompts in order, each with every contender's answer side by side."""
+    run = await get_run(session, run_id)
+    contenders = [Contender.model_validate(c) for c in run.contenders]
+    stats = await _contender_stats(session, run, contenders)
+    prompts = await runs_repo.prompts_page(session, run.id, prompt_offset, prompt_limit)
+    answers: dict[int, dict[str, ResponseOut]] = defaultdict(dict)
+    if prompts:
+        first, last = prompts[0].position, prompts[-1].position
+        for row in await runs_repo.responses_for_prompts(session, run.id, first, last):
+            contender = contenders[row.contender_index]
+            stored = {name: getattr(row, name) for name in _STORED_RESPONSE_FIELDS}
+            answers[row.prompt_position][contender.label] = ResponseOut(
+                label=contender.label, template=contender.template, **stored
+            )
+    counts: dict[str, int] = defaultdict(int)
+    for s in stats:
+        for status, n in s.counts.model_dump(exclude={"total"}).items():
+            counts[status] += n
+    labels = [c.label for c in contenders]
+    return RunDetail(
+        **summary(run, counts).model_dump(),
+        params=GenerationParams.model_validate(run.params),
+        contenders=stats,
+        prompt_offset=prompt_offset,
+        prompts=[
+            PromptOut(
+                index=p.position,
+                key=p.key,
+                text=p.text,
+                responses={
+                    label: answers[p.position][label]
+                    for label in labels
+                    if label in answers[p.position]
+                },
+            )
+            for p in prompts
+        ],
+    )
+
+
+# Changing a run
+
+
+async def cancel(state: ServiceState, run_id: uuid.UUID) -> None:
+    """Stop the run's queued pairs; those in flight finish, then the run ends `cancelled`.
+    Cancelling a cancelled run does nothing; any other finished run is a conflict."""
+
+    async def work(connection: AsyncConnection) -> None:
+        status = await runs_repo.run_status(connection, run_id)
+        if status is None:
+            raise _not_found(run_id)
+        if status == "cancelled":
+            return
+        if status in FINISHED_STATUSES:
+            raise ConflictError(f"run {run_id} already finished ({status}); nothing to cancel")
+        await runs_repo.cancel(connection, run_id)
+
+    await in_transaction(state.engine, work)
+    if state.dispatcher is not None:
+        state.dispatcher.drop_cancelled({run_id})
+    state.finished.announce([run_id])
+
+
+async def retry(state: ServiceState, run_id: uuid.UUID) -> int:
+    """Queue the run's failed pairs again; returns how many (0 when none failed)."""
+
+    async def work(connection: AsyncConnection) -> int:
+        if await runs_repo.run_status(connection, run_id) is None:
+            raise _not_found(run_id)
+        return await runs_repo.retry_failed(connection, run_id)
+
+    requeued = await in_transaction(state.engine, work)
+    if requeued and state.dispatcher is not None:
+        state.dispatcher.wake()
+    return requeued
+
+
+async def delete_run(state: ServiceState, run_id: uuid.UUID) -> None:
+    """Remove a finished run with its prompts and responses."""
+
+    async def work(connection: AsyncConnection) -> None:
+        status = await runs_repo.delete_finished(connection, run_id)
+        if status is None:
+            raise _not_found(run_id)
+        if status not in FINISHED_STATUSES:
+            raise ConflictError(
+                f"run {run_id} is {status}; cancel it first (POST /runs/{run_id}/cancel)"
+            )
+
+    await in_transaction(state.engine, work)

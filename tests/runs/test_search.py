@@ -1,0 +1,84 @@
+"""GET /runs?q=: runs whose prompts or outputs hold the words, through the search indexes."""
+
+from typing import Any
+
+import asyncpg
+import httpx
+
+from app.db.engine import create_engine
+from app.runs.repository import RunFilters, runs_query
+
+
+async def _run(client: httpx.AsyncClient, prompt: str, name: str, template: str = "raw") -> str:
+    body = {"prompts": [prompt], "models": [{"model": "echo", "template": template}], "name": name}
+    response = await client.post("/compare", params={"wait": 10}, json=body)
+    assert response.json()["status"] == "succeeded"
+    run_id: str = response.json()["id"]
+    return run_id
+
+
+async def _found(client: httpx.AsyncClient, **params: Any) -> set[str]:
+    response = await client.get("/runs", params=params)
+    assert response.status_code == 200, response.text
+    return {run["name"] for run in response.json()["items"]}
+
+
+async def test_q_finds_runs_by_words_in_prompts_and_outputs(client: httpx.AsyncClient) -> None:
+    await _run(client, "Tell me how to train my dog to sit", "dog")
+    await _run(client, "What do you think of Mars?", "mars")
+    # Echo answers with what it was sent: "[INST] ... [/INST]" is only in this run's output.
+    await _run(client, "Who is the boss of Twitter?", "twitter", template="llama2-chat")
+
+    assert await _found(client, q="dog") == {"dog"}
+    assert await _found(client, q="DOG") == {"dog"}
+    assert await _found(client, q="mars") == {"mars"}
+    assert await _found(client, q="INST") == {"twitter"}
+    assert await _found(client, q='"train my dog"') == {"dog"}
+    assert await _found(client, q='"dog my train"') == set()
+    assert await _found(client, q="dog or mars") == {"dog", "mars"}
+    assert await _found(client, q="of -mars") == {"twitter"}
+    assert await _found(client, q="elephant") == set()
+    assert await _found(client, q="dog", status="failed") == set()
+
+
+async def test_q_pages_like_any_other_filter(client: httpx.AsyncClient) -> None:
+    for i in range(5):
+        await _run(client, f"shared words, prompt {i}", f"run{i}")
+    await _run(client, "something else", "other")
+    first = (await client.get("/runs", params={"q": "shared", "limit": 3})).json()
+    second = (
+        await client.get(
+            "/runs", params={"q": "shared", "limit": 3, "cursor": first["next_cursor"]}
+        )
+    ).json()
+    names = [r["name"] for r in first["items"] + second["items"]]
+    assert names == [f"run{i}" for i in reversed(range(5))]
+    assert second["next_cursor"] is None
+
+
+async def test_q_is_answered_from_the_search_indexes(db_url: str) -> None:
+    query = runs_query(RunFilters(text="dog"), 50, None)
+    dialect = create_engine(db_url).sync_engine.dialect
+    sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    connection = await asyncpg.connect(db_url)
+    try:
+        # The tables are tiny here, so tell the planner a scan is out of the question: if the
+        # query's expression did not match the indexes', it would have to scan anyway.
+        await connection.execute("SET enable_seqscan = off")
+        plan = "\n".join(row[0] for row in await connection.fetch(f"EXPLAIN {sql}"))
+    finally:
+        await connection.close()
+    assert "ix_prompts_search" in plan, plan
+    assert "ix_responses_search" in plan, plan
+    assert "Seq Scan on prompts" not in plan, plan
+    assert "Seq Scan on responses" not in plan, plan
+
+
+async def test_a_search_with_nothing_to_find_is_refused(client: httpx.AsyncClient) -> None:
+    """Only negations would read every prompt and answer: refused, like web search does."""
+    await _run(client, "Tell me how to train my dog to sit", "dog")
+    for q in ("-zzz", "-dog -cat", "dog or -cat", "!!", "-"):
+        response = await client.get("/runs", params={"q": q})
+        assert response.status_code == 422, (q, response.text)
+        assert response.json()["errors"][0]["field"] == "q"
+    assert await _found(client, q="dog -cat") == {"dog"}
