@@ -10,7 +10,7 @@ benchmark, not a test: run it by hand.
 import timeit
 from functools import partial
 
-from app.judging.diagnostics import diagnose
+from app.diagnostics import diagnose
 
 PROMPT = "Tell me how to train my dog to sit"
 TYPICAL = (

