@@ -61,7 +61,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 DIAGNOSTICS_VERSION = 1
 """The version of these rules: stored diagnostics of an older version can be recomputed."""
@@ -78,6 +78,12 @@ FLAGS = MappingProxyType(
     }
 )
 """The flags' vocabulary, in the order `Diagnostics.flags` lists them, each with its meaning."""
+
+if TYPE_CHECKING:  # a type checker cannot read a Literal built at run time
+    Flag = str
+else:
+    Flag = Literal[tuple(FLAGS)]
+"""A flag's name, for schemas: one of `FLAGS`."""
 
 HEAD_CHARS = 4_000
 TAIL_CHARS = 1_000

@@ -75,3 +75,29 @@ def render(template: str, prompt: str) -> RenderedPrompt:
         return RenderedPrompt(messages=(ChatMessage(role="user", content=prompt),))
     # str.replace, not str.format: prompts and custom templates may hold other braces.
     return RenderedPrompt(text=TEXT_TEMPLATES.get(template, template).replace(PLACEHOLDER, prompt))
+
+
+def prompt_of(template: str, stored: str) -> str | None:
+    """The prompt that `render(template, prompt).stored` turned into `stored`, or None when
+    no prompt could have: the inverse of `render`, for rows that keep only what was sent."""
+    if template == CHAT_TEMPLATE:
+        try:
+            messages = json.loads(stored)
+        except ValueError:
+            return None
+        match messages:
+            case [{"role": "user", "content": str(prompt)}]:
+                return prompt
+        return None
+    # A template of k placeholders between fixed parts makes a prompt of n characters into
+    # `fixed + k * n` characters; the prompt is the n after the first part.
+    text = TEXT_TEMPLATES.get(template, template)
+    first, *rest = text.split(PLACEHOLDER)
+    if not rest:
+        return None
+    size = rendered_size(template)
+    chars, remainder = divmod(len(stored) - size.fixed, size.uses)
+    if chars < 0 or remainder:
+        return None
+    prompt = stored[len(first) : len(first) + chars]
+    return prompt if text.replace(PLACEHOLDER, prompt) == stored else None
