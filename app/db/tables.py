@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -66,6 +67,11 @@ def status_in(column: ColumnElement[str], *statuses: str) -> ColumnElement[bool]
     return column.in_(
         bindparam("statuses", statuses, expanding=True, literal_execute=True, unique=True)
     )
+
+
+FLAGGED = "flags <> '{}'"
+"""The predicate of ix_responses_flagged, written into the queries it serves (a bound empty
+array would not prove that a query implies it)."""
 
 
 class Base(DeclarativeBase):
@@ -146,6 +152,14 @@ class ResponseRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # An answer's diagnostics (app/diagnostics.py), written with it; NULL for pairs that did
+    # not succeed and for answers stored before them (`llm-compare diagnose` fills those in).
+    flags: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    repetition: Mapped[float | None] = mapped_column(Float)
+    prompt_overlap: Mapped[float | None] = mapped_column(Float)
+    words: Mapped[int | None] = mapped_column(Integer)
+    # The rules' DIAGNOSTICS_VERSION they were computed by: older ones can be computed again.
+    diagnostics_version: Mapped[int | None] = mapped_column(SmallInteger)
 
     __table_args__ = (
         ForeignKeyConstraint(
@@ -187,4 +201,9 @@ class ResponseRow(Base):
         # offer this index to every one of them.
         Index("ix_responses_unfinished", "run_id", postgresql_where=text("finished_at IS NULL")),
         Index("ix_responses_search", search_vector(output), postgresql_using="gin"),
+        # A run's prompts with a flagged answer (`?flag=`), in order: only flagged answers are
+        # in it, so finding the few flagged prompts of a clean run reads those and no more
+        # (by the unique index, it would read every answer of the run). Only queries that say
+        # FLAGGED themselves can use it.
+        Index("ix_responses_flagged", "run_id", "prompt_position", postgresql_where=text(FLAGGED)),
     )

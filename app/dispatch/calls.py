@@ -19,15 +19,31 @@ from app import metrics
 from app.adapters.base import Generation, GenerationRequest, ProviderError
 from app.adapters.registry import AdapterRegistry
 from app.config import Settings
+from app.diagnostics import Diagnostics, diagnose
 from app.dispatch.queue import Job, Outcome
 from app.domain import Contender, ModelSpec
-from app.templates import RenderedPrompt
+from app.templates import RenderedPrompt, prompt_of
 
 log = logging.getLogger(__name__)
 
 
 def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, ProviderError) and exc.transient
+
+
+def _diagnostics(generation: Generation, contender: Contender, job: Job) -> Diagnostics | None:
+    """The answer's diagnostics, against the prompt before its template. A bug in them must
+    not cost the answer: it is stored without."""
+    prompt = prompt_of(contender.template, job.rendered_prompt)
+    try:
+        return diagnose(
+            generation.output,
+            job.rendered_prompt if prompt is None else prompt,
+            generation.finish_reason,
+        )
+    except Exception:
+        log.exception("diagnosing the answer of pair %s failed", job.id)
+        return None
 
 
 class ModelCaller:
@@ -64,6 +80,7 @@ class ModelCaller:
                 "prompt_tokens": generation.prompt_tokens,
                 "completion_tokens": generation.completion_tokens,
                 "latency_ms": round(latency_s * 1000, 3),
+                "diagnostics": _diagnostics(generation, contender, job),
             }
         except ProviderError as exc:
             fields = {"status": "failed", "error": str(exc)}

@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Table, any_, bindparam, case, exists, func, literal, select, update
+from sqlalchemy import Table, Text, any_, bindparam, case, exists, func, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.tables import ResponseRow, RunRow, status_in
+from app.diagnostics import DIAGNOSTICS_VERSION, Diagnostics
 from app.domain import PENDING_STATUSES
 
 responses: Table = ResponseRow.__table__  # type: ignore[assignment]
@@ -61,6 +63,7 @@ class Outcome:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     latency_ms: float | None = None
+    diagnostics: Diagnostics | None = None  # of an answer
     called: bool = True  # False: dropped before its first call, which the claim counted
 
 
@@ -185,6 +188,11 @@ _record = (
         prompt_tokens=bindparam("b_prompt_tokens"),
         completion_tokens=bindparam("b_completion_tokens"),
         latency_ms=bindparam("b_latency_ms"),
+        flags=bindparam("b_flags", type_=ARRAY(Text)),
+        repetition=bindparam("b_repetition"),
+        prompt_overlap=bindparam("b_prompt_overlap"),
+        words=bindparam("b_words"),
+        diagnostics_version=bindparam("b_version"),
         attempts=r.attempts + bindparam("b_attempts"),
         finished_at=func.now(),
         lease_token=None,
@@ -196,6 +204,20 @@ _record = (
 def _storable(text: str | None) -> str | None:
     # PostgreSQL text cannot hold NUL; one such answer would otherwise fail every batch write.
     return text.replace("\x00", "") if text else text
+
+
+def _diagnostics(d: Diagnostics | None) -> dict[str, Any]:
+    if d is None:  # a failure or a cancel; or an answer whose diagnostics failed
+        return dict.fromkeys(
+            ("b_flags", "b_repetition", "b_prompt_overlap", "b_words", "b_version")
+        )
+    return {
+        "b_flags": list(d.flags),
+        "b_repetition": d.repetition,
+        "b_prompt_overlap": d.prompt_overlap,
+        "b_words": d.words,
+        "b_version": DIAGNOSTICS_VERSION,
+    }
 
 
 _count_calls = (
@@ -223,6 +245,7 @@ async def record(
             "b_completion_tokens": o.completion_tokens,
             "b_latency_ms": o.latency_ms,
             "b_attempts": counted.pop(o.id, 0) - (not o.called),
+            **_diagnostics(o.diagnostics),
         }
         for o in outcomes
     ]
