@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Header, Query, Response, status
 from fastapi.responses import StreamingResponse
 from sse_starlette import EventSourceResponse
 
+from app.diagnostics import Flag
 from app.domain import FINISHED_STATUSES, ResponseStatus, RunStatus
 from app.errors import problems
 from app.fields import Count, Cursor, IdempotencyKey, Name, SearchText, TagFilter, Timestamp
@@ -78,6 +79,15 @@ async def create_comparison(
         return await service.get_detail(session, run.id, 0, DEFAULT_PROMPT_LIMIT)
 
 
+FlagFilter = Annotated[
+    list[Flag] | None,
+    Query(
+        description="Only the prompts where some contender's answer has one of these flags "
+        "(repeat for several; any of them), with all their answers."
+    ),
+]
+
+
 def _tags(values: list[str]) -> dict[str, str]:
     return {key: value for key, _, value in (tag.partition(":") for tag in values)}
 
@@ -129,16 +139,23 @@ async def get_run(
     wait: Annotated[
         float, Query(ge=0, description="Seconds to wait for the run to finish first.")
     ] = 0,
-    prompt_offset: Annotated[Count, Query(description="First prompt index to show.")] = 0,
+    prompt_offset: Annotated[
+        Count,
+        Query(
+            description="First prompt index to show; with `flag`, the page holds the kept "
+            "prompts from this index on. The answer's `next_prompt_offset` is the next page's."
+        ),
+    ] = 0,
     prompt_limit: Annotated[
-        int, Query(ge=1, le=1000, description="Prompts to show.")
+        int, Query(ge=1, le=1000, description="Prompts to show (with `flag`: kept prompts).")
     ] = DEFAULT_PROMPT_LIMIT,
+    flag: FlagFilter = None,
 ) -> RunDetail:
     """The run with per-contender aggregates and its prompts in order, each with every
     contender's answer keyed by label."""
     if wait:
         await wait_for_run(state, run_id, wait)
-    return await service.get_detail(session, run_id, prompt_offset, prompt_limit)
+    return await service.get_detail(session, run_id, prompt_offset, prompt_limit, flag or ())
 
 
 @router.get(
@@ -164,7 +181,8 @@ async def run_events_stream(run_id: uuid.UUID, session: SessionDep, state: State
     "/{run_id}/responses",
     summary="Export every pair",
     description="One record per prompt x contender, streamed in prompt order, with the "
-    "columns " + ", ".join(f"`{c}`" for c in export.COLUMNS) + ".",
+    "columns " + ", ".join(f"`{c}`" for c in export.COLUMNS) + f". In CSV, `flags` are "
+    f"joined by `{export.FLAGS_SEPARATOR}` (empty: none, or no diagnostics).",
     response_class=StreamingResponse,
     responses={
         200: {
@@ -182,11 +200,12 @@ async def export_responses(
     status: Annotated[
         list[ResponseStatus] | None, Query(description="Only pairs in any of these statuses.")
     ] = None,
+    flag: FlagFilter = None,
 ) -> StreamingResponse:
     run = await service.get_run(session, run_id)
     await session.close()
     return StreamingResponse(
-        export.export(state.engine, run, format, status or ()),
+        export.export(state.engine, run, format, status or (), flag or ()),
         media_type=export.MEDIA_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="run-{run_id}.{format}"'},
     )

@@ -33,7 +33,13 @@ COLUMNS = (
     "latency_ms",
     "attempts",
     "error",
+    "id",
+    "flags",
+    "repetition",
+    "prompt_overlap",
+    "words",
 )
+FLAGS_SEPARATOR = ";"  # between a pair's flags in CSV
 _BATCH = 1000  # pairs per page, at most
 AnyRow = Row[*tuple[Any, ...]]
 
@@ -45,14 +51,20 @@ def page_bounds(run: RunRow) -> list[tuple[int, int]]:
 
 
 async def _pages(
-    engine: AsyncEngine, run: RunRow, statuses: Sequence[str]
+    engine: AsyncEngine, run: RunRow, statuses: Sequence[str], flags: Sequence[str]
 ) -> AsyncIterator[tuple[dict[int, AnyRow], Sequence[AnyRow]]]:
     """The run's pages (prompts by position, pairs), each read on a connection of its own so
     a slow reader holds no database connection between pages."""
     for first, stop in page_bounds(run):
-        prompts, answers = repository.export_page_queries(run.id, statuses, first, stop)
-        # Prompts first: a run deleted in between leaves no answers without their prompt.
         async with engine.connect() as connection:
+            kept = None
+            if flags:
+                query = repository.flagged_prompts_query(run.id, flags, first, stop)
+                kept = list(await connection.scalars(query))
+                if not kept:
+                    continue
+            prompts, answers = repository.export_page_queries(run.id, statuses, first, stop, kept)
+            # Prompts first: a run deleted in between leaves no answers without their prompt.
             by_position = {p.position: p for p in await connection.execute(prompts)}
             rows = (await connection.execute(answers)).all()
         if rows:  # a status filter may leave a page empty
@@ -80,20 +92,35 @@ def _record(
         "latency_ms": row.latency_ms,
         "attempts": row.attempts,
         "error": row.error,
+        "id": row.id,
+        "flags": row.flags,
+        "repetition": row.repetition,
+        "prompt_overlap": row.prompt_overlap,
+        "words": row.words,
     }
 
 
+def _csv(record: dict[str, Any]) -> dict[str, Any]:
+    flags = record["flags"]
+    return record if flags is None else {**record, "flags": FLAGS_SEPARATOR.join(flags)}
+
+
 async def export(
-    engine: AsyncEngine, run: RunRow, fmt: ExportFormat, statuses: Sequence[str] = ()
+    engine: AsyncEngine,
+    run: RunRow,
+    fmt: ExportFormat,
+    statuses: Sequence[str] = (),
+    flags: Sequence[str] = (),
 ) -> AsyncIterator[bytes]:
-    """The run's pairs in `fmt`, one chunk per batch of rows."""
+    """The run's pairs in `fmt`, one chunk per batch of rows; with `flags`, only the pairs
+    of prompts where some answer has one of them."""
     run_id = str(run.id)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
         writer.writeheader()
         yield buffer.getvalue().encode()
-    async for prompts, rows in _pages(engine, run, statuses):
+    async for prompts, rows in _pages(engine, run, statuses, flags):
         records = (
             _record(run_id, run.contenders, prompts[row.prompt_position], row) for row in rows
         )
@@ -102,5 +129,5 @@ async def export(
         else:
             buffer.seek(0)
             buffer.truncate()
-            writer.writerows(records)
+            writer.writerows(_csv(record) for record in records)
             yield buffer.getvalue().encode()

@@ -12,7 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
     Select,
+    any_,
     case,
     delete,
     func,
@@ -20,13 +24,16 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    text,
     tuple_,
     union,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.db.tables import PromptRow, ResponseRow, RunRow, search_vector
+from app.db.tables import FLAGGED, PromptRow, ResponseRow, RunRow, search_vector
+from app.diagnostics import FLAGS
 from app.dispatch.queue import finish_runs
 from app.domain import FINISHED_STATUSES, PENDING_STATUSES
 from app.fields import INT4_MAX
@@ -155,24 +162,96 @@ async def responses_for_prompts(
     return (await session.scalars(query)).all()
 
 
-async def contender_stats(session: AsyncSession, run_id: uuid.UUID) -> list[tuple[Any, ...]]:
-    """Per contender: counts by status, latency percentiles, tokens, truncated answers."""
+def _one_of(column: Any, positions: Sequence[int]) -> ColumnElement[bool]:
+    # One array parameter, so that every length is the same prepared statement.
+    return column == any_(literal(list(positions), ARRAY(Integer)))  # type: ignore[no-any-return]
+
+
+def flagged_prompts_query(
+    run_id: uuid.UUID, flags: Sequence[str], first: int, stop: int | None = None
+) -> Select[int]:
+    """Positions from `first` (up to `stop`) of the prompts with an answer that has any of
+    `flags`, in order."""
+    query = (
+        select(ResponseRow.prompt_position)
+        .distinct()
+        # FLAGGED in so many words: only then may ix_responses_flagged serve it.
+        .where(ResponseRow.run_id == run_id, text(FLAGGED), ResponseRow.flags.overlap(flags))
+        .where(ResponseRow.prompt_position >= first)
+        .order_by(ResponseRow.prompt_position)
+    )
+    return query if stop is None else query.where(ResponseRow.prompt_position < stop)
+
+
+async def flagged_prompts(
+    session: AsyncSession, run_id: uuid.UUID, flags: Sequence[str], first: int, limit: int
+) -> list[int]:
+    """The first `limit` positions from `first` of the prompts with a flagged answer."""
+    return list(await session.scalars(flagged_prompts_query(run_id, flags, first).limit(limit)))
+
+
+async def prompts_at(
+    session: AsyncSession, run_id: uuid.UUID, positions: Sequence[int]
+) -> Sequence[PromptRow]:
+    """The prompts at these positions (in order), in order."""
+    if not positions:
+        return []
+    query = (
+        select(PromptRow)
+        .where(
+            PromptRow.run_id == run_id,
+            PromptRow.position.between(positions[0], positions[-1]),
+            _one_of(PromptRow.position, positions),
+        )
+        .order_by(PromptRow.position)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def responses_at(
+    session: AsyncSession, run_id: uuid.UUID, positions: Sequence[int]
+) -> Sequence[ResponseRow]:
+    """The pairs of the prompts at these positions (in order)."""
+    if not positions:
+        return []
+    query = select(ResponseRow).where(
+        ResponseRow.run_id == run_id,
+        ResponseRow.prompt_position.between(positions[0], positions[-1]),
+        _one_of(ResponseRow.prompt_position, positions),
+    )
+    return (await session.scalars(query)).all()
+
+
+async def contender_stats(session: AsyncSession, run_id: uuid.UUID) -> Sequence[Row[Any]]:
+    """Per contender and status: how many pairs, latency percentiles, tokens, truncated
+    answers, diagnosed answers and, per flag (each labelled by its name), flagged ones."""
     done = ResponseRow.status == "succeeded"
     query = (
         select(
-            ResponseRow.contender_index,
+            ResponseRow.contender_index.label("contender"),
             ResponseRow.status,
-            func.count(),
-            func.percentile_cont(0.5).within_group(ResponseRow.latency_ms).filter(done),
-            func.percentile_cont(0.95).within_group(ResponseRow.latency_ms).filter(done),
-            func.sum(ResponseRow.prompt_tokens),
-            func.sum(ResponseRow.completion_tokens),
-            func.count().filter(ResponseRow.finish_reason == "length"),
+            func.count().label("n"),
+            func.percentile_cont(0.5)
+            .within_group(ResponseRow.latency_ms)
+            .filter(done)
+            .label("p50"),
+            func.percentile_cont(0.95)
+            .within_group(ResponseRow.latency_ms)
+            .filter(done)
+            .label("p95"),
+            func.sum(ResponseRow.prompt_tokens).label("prompt_tokens"),
+            func.sum(ResponseRow.completion_tokens).label("completion_tokens"),
+            func.count().filter(ResponseRow.finish_reason == "length").label("truncated"),
+            func.count(ResponseRow.diagnostics_version).label("diagnosed"),
+            *(
+                func.count().filter(literal(flag) == any_(ResponseRow.flags)).label(flag)
+                for flag in FLAGS
+            ),
         )
         .where(ResponseRow.run_id == run_id)
         .group_by(ResponseRow.contender_index, ResponseRow.status)
     )
-    return [tuple(row) for row in await session.execute(query)]
+    return (await session.execute(query)).all()
 
 
 # Changing a run
@@ -256,6 +335,7 @@ async def delete_finished(connection: AsyncConnection, run_id: uuid.UUID) -> str
 # Exporting
 
 _answers = select(
+    ResponseRow.id,
     ResponseRow.prompt_position,
     ResponseRow.contender_index,
     ResponseRow.model,
@@ -268,13 +348,22 @@ _answers = select(
     ResponseRow.latency_ms,
     ResponseRow.attempts,
     ResponseRow.error,
+    ResponseRow.flags,
+    ResponseRow.repetition,
+    ResponseRow.prompt_overlap,
+    ResponseRow.words,
 ).order_by(ResponseRow.prompt_position, ResponseRow.contender_index)
 
 
 def export_page_queries(
-    run_id: uuid.UUID, statuses: Sequence[str], first: int, stop: int
+    run_id: uuid.UUID,
+    statuses: Sequence[str],
+    first: int,
+    stop: int,
+    kept: Sequence[int] | None = None,
 ) -> tuple[Select[*tuple[Any, ...]], Select[*tuple[Any, ...]]]:
-    """The prompts at positions `first` to `stop - 1`, and their pairs in order.
+    """The prompts at positions `first` to `stop - 1` (only those `kept`, if given), and
+    their pairs in order.
 
     A page is a closed range of positions on one table per query, rather than "the next
     1,000 after (p, c)" or a join: whatever plan PostgreSQL picks, with statistics or none,
@@ -289,6 +378,9 @@ def export_page_queries(
         ResponseRow.prompt_position >= first,
         ResponseRow.prompt_position < stop,
     )
+    if kept is not None:
+        prompts = prompts.where(_one_of(PromptRow.position, kept))
+        answers = answers.where(_one_of(ResponseRow.prompt_position, kept))
     if statuses:
         answers = answers.where(ResponseRow.status.in_(statuses))
     return prompts, answers

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from app.diagnostics import Flag
 from app.domain import Contender, FinishReason, GenerationParams, ResponseStatus, RunStatus
 from app.fields import Name, NonBlankText, ShortText, StorableText
 from app.runs.examples import CLASSIC_EXAMPLE
@@ -104,6 +105,7 @@ class RunSummary(BaseModel):
 
 
 class ResponseOut(BaseModel):
+    id: int = Field(description="The pair's id, unique across runs.")
     label: str
     model: str
     template: str
@@ -120,6 +122,20 @@ class ResponseOut(BaseModel):
     attempts: int
     started_at: datetime | None
     finished_at: datetime | None
+    flags: list[Flag] | None = Field(
+        description="What is wrong with the answer, read from its text (the README's table "
+        "defines each): `empty`, `truncated`, `echoes_prompt`, `repetitive`, "
+        "`continues_dialogue`, `template_leak`, `refusal`. `[]`: nothing found; `null`: no "
+        "answer, or one stored before diagnostics (`llm-compare diagnose` computes those)."
+    )
+    repetition: float | None = Field(
+        description="0-1: the share of the answer's word 4-grams that repeat an earlier one; "
+        "near 1 for a loop."
+    )
+    prompt_overlap: float | None = Field(
+        description="0-1: the share of the prompt's word 3-grams found in the answer."
+    )
+    words: int | None = Field(description="Whitespace-separated words of the answer.")
 
 
 class PromptOut(BaseModel):
@@ -136,13 +152,26 @@ class ContenderStats(Contender):
     prompt_tokens: int | None
     completion_tokens: int | None
     truncated: int = Field(description="Answers cut off by the token limit.")
+    flags: dict[Flag, int] = Field(
+        description="For every flag, the answers that have it (0 included)."
+    )
+    diagnosed: int = Field(
+        description="Answers with diagnostics: all succeeded ones, unless some were stored "
+        "before diagnostics existed (`llm-compare diagnose` computes theirs)."
+    )
 
 
 class RunDetail(RunSummary):
     params: GenerationParams
     contenders: list[ContenderStats]
     prompts: list[PromptOut]
-    prompt_offset: int = Field(description="Index of the first prompt in `prompts`.")
+    prompt_offset: int = Field(
+        description="The `prompt_offset` asked for: the index where this page starts."
+    )
+    next_prompt_offset: int | None = Field(
+        description="Pass as `prompt_offset` for the next page (the index after this page's "
+        "last prompt); null on the last page."
+    )
 
 
 class RunPage(BaseModel):

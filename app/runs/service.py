@@ -4,13 +4,15 @@ view of one run) and changing them (cancel, retry the failures, delete)."""
 import base64
 import binascii
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db.engine import in_transaction
-from app.db.tables import RunRow
+from app.db.tables import PromptRow, RunRow
+from app.diagnostics import FLAGS
 from app.domain import FINISHED_STATUSES, Contender, GenerationParams
 from app.errors import ConflictError, InvalidFieldError, NotFoundError
 from app.fields import utc_datetime
@@ -105,26 +107,24 @@ async def _contender_stats(
     by_status: dict[int, dict[str, int]] = defaultdict(dict)
     p50: dict[int, float | None] = {}
     p95: dict[int, float | None] = {}
-    tokens: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+    tokens: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     seen_tokens: dict[int, list[bool]] = defaultdict(lambda: [False, False])
-    for (
-        index,
-        status,
-        n,
-        lat50,
-        lat95,
-        prompt_tok,
-        completion_tok,
-        truncated,
-    ) in await runs_repo.contender_stats(session, run.id):
-        by_status[index][status] = n
-        if status == "succeeded":
-            p50[index], p95[index] = lat50, lat95
-        tokens[index][2] += truncated
-        for k, value in enumerate((prompt_tok, completion_tok)):
+    truncated: Counter[int] = Counter()
+    diagnosed: Counter[int] = Counter()
+    flagged: dict[int, Counter[str]] = defaultdict(Counter)
+    for row in await runs_repo.contender_stats(session, run.id):
+        i = row.contender
+        by_status[i][row.status] = row.n
+        if row.status == "succeeded":
+            p50[i], p95[i] = row.p50, row.p95
+        truncated[i] += row.truncated
+        diagnosed[i] += row.diagnosed
+        for flag in FLAGS:
+            flagged[i][flag] += row._mapping[flag]
+        for k, value in enumerate((row.prompt_tokens, row.completion_tokens)):
             if value is not None:
-                tokens[index][k] += value
-                seen_tokens[index][k] = True
+                tokens[i][k] += value
+                seen_tokens[i][k] = True
     return [
         ContenderStats(
             **c.model_dump(),
@@ -133,29 +133,41 @@ async def _contender_stats(
             latency_ms_p95=p95.get(i),
             prompt_tokens=tokens[i][0] if seen_tokens[i][0] else None,
             completion_tokens=tokens[i][1] if seen_tokens[i][1] else None,
-            truncated=tokens[i][2],
+            truncated=truncated[i],
+            flags={flag: flagged[i][flag] for flag in FLAGS},
+            diagnosed=diagnosed[i],
         )
         for i, c in enumerate(contenders)
     ]
 
 
 async def get_detail(
-    session: AsyncSession, run_id: uuid.UUID, prompt_offset: int, prompt_limit: int
+    session: AsyncSession,
+    run_id: uuid.UUID,
+    prompt_offset: int,
+    prompt_limit: int,
+    flags: Sequence[str] = (),
 ) -> RunDetail:
-    """The run with its prompts in order, each with every contender's answer side by side."""
+    """The run with its prompts in order from `prompt_offset`, each with every contender's
+    answer side by side; with `flags`, only the prompts where some answer has one of them."""
     run = await get_run(session, run_id)
     contenders = [Contender.model_validate(c) for c in run.contenders]
     stats = await _contender_stats(session, run, contenders)
-    prompts = await runs_repo.prompts_page(session, run.id, prompt_offset, prompt_limit)
+    prompts, more = await _prompts_page(session, run, prompt_offset, prompt_limit, flags)
     answers: dict[int, dict[str, ResponseOut]] = defaultdict(dict)
-    if prompts:
-        first, last = prompts[0].position, prompts[-1].position
-        for row in await runs_repo.responses_for_prompts(session, run.id, first, last):
-            contender = contenders[row.contender_index]
-            stored = {name: getattr(row, name) for name in _STORED_RESPONSE_FIELDS}
-            answers[row.prompt_position][contender.label] = ResponseOut(
-                label=contender.label, template=contender.template, **stored
-            )
+    positions = [p.position for p in prompts]
+    if flags:
+        rows = await runs_repo.responses_at(session, run.id, positions)
+    elif prompts:
+        rows = await runs_repo.responses_for_prompts(session, run.id, positions[0], positions[-1])
+    else:
+        rows = []
+    for row in rows:
+        contender = contenders[row.contender_index]
+        stored = {name: getattr(row, name) for name in _STORED_RESPONSE_FIELDS}
+        answers[row.prompt_position][contender.label] = ResponseOut(
+            label=contender.label, template=contender.template, **stored
+        )
     counts: dict[str, int] = defaultdict(int)
     for s in stats:
         for status, n in s.counts.model_dump(exclude={"total"}).items():
@@ -166,6 +178,7 @@ async def get_detail(
         params=GenerationParams.model_validate(run.params),
         contenders=stats,
         prompt_offset=prompt_offset,
+        next_prompt_offset=positions[-1] + 1 if more and positions else None,
         prompts=[
             PromptOut(
                 index=p.position,
@@ -180,6 +193,17 @@ async def get_detail(
             for p in prompts
         ],
     )
+
+
+async def _prompts_page(
+    session: AsyncSession, run: RunRow, offset: int, limit: int, flags: Sequence[str]
+) -> tuple[Sequence[PromptRow], bool]:
+    """The page's prompts, and whether more come after them."""
+    if not flags:
+        prompts = await runs_repo.prompts_page(session, run.id, offset, limit)
+        return prompts, offset + limit < run.prompt_count
+    kept = await runs_repo.flagged_prompts(session, run.id, flags, offset, limit + 1)
+    return await runs_repo.prompts_at(session, run.id, kept[:limit]), len(kept) > limit
 
 
 # Changing a run

@@ -66,8 +66,15 @@ async def test_csv_export_round_trips_commas_quotes_and_newlines(
     for row, pair in zip(rows, expected, strict=True):
         assert list(row) == list(COLUMNS)
         # CSV has no types or nulls: every value comes back as its text, None as empty.
-        assert row == {k: "" if pair[k] is None else str(pair[k]) for k in COLUMNS}
+        assert row == {k: _csv_text(pair[k]) for k in COLUMNS}
     assert rows[2]["output"] == TRICKY
+    assert rows[1]["flags"] == "echoes_prompt;continues_dialogue;template_leak"
+
+
+def _csv_text(value: Any) -> str:
+    if isinstance(value, list):  # flags
+        return ";".join(value)
+    return "" if value is None else str(value)
 
 
 async def test_export_filters_by_status(client: httpx.AsyncClient) -> None:
@@ -76,6 +83,57 @@ async def test_export_filters_by_status(client: httpx.AsyncClient) -> None:
     assert (await client.get(url, params={"status": "failed"})).text == ""
     lines = (await client.get(url, params={"status": ["succeeded", "failed"]})).text.splitlines()
     assert len(lines) == 4
+
+
+async def test_export_has_each_pairs_id_and_diagnostics(client: httpx.AsyncClient) -> None:
+    run = await _finished_run(client)
+    response = await client.get(f"/runs/{run['id']}/responses")
+    records = [json.loads(line) for line in response.text.splitlines()]
+    assert list(COLUMNS)[-5:] == ["id", "flags", "repetition", "prompt_overlap", "words"]
+    assert len({r["id"] for r in records}) == 4
+    dog, dog_inst = records[0], records[1]
+    assert dog["flags"] == ["echoes_prompt"]
+    assert (dog["repetition"], dog["prompt_overlap"], dog["words"]) == (0.0, 1.0, 9)
+    assert dog_inst["flags"] == ["echoes_prompt", "continues_dialogue", "template_leak"]
+    assert dog_inst["words"] == 11
+
+
+FLAGGED_RUN = {
+    # Every third prompt is too long for `short` (cut: truncated); the others fit.
+    "prompts": [f"say {i} now" if i % 3 else f"say the number {i} please" for i in range(1200)],
+    "models": ["echo", {"model": "echo", "label": "short", "params": {"max_new_tokens": 3}}],
+}
+
+
+async def test_export_keeps_the_prompts_with_a_flagged_answer(client: httpx.AsyncClient) -> None:
+    run = await _finished_run(client, FLAGGED_RUN)  # 2,400 pairs: three export pages
+    url = f"/runs/{run['id']}/responses"
+    records = [
+        json.loads(line)
+        for line in (await client.get(url, params={"flag": "truncated"})).text.splitlines()
+    ]
+    assert [(r["prompt_index"], r["label"]) for r in records] == [
+        (i, label) for i in range(0, 1200, 3) for label in ("echo", "short")
+    ]
+    assert [r["flags"] for r in records[:2]] == [["echoes_prompt"], ["truncated"]]
+    # With a status filter too: the kept prompts' pairs in those statuses.
+    kept = await client.get(url, params={"flag": "truncated", "status": "failed"})
+    assert kept.status_code == 200
+    assert kept.text == ""
+    either = await client.get(url, params={"flag": ["truncated", "refusal"], "format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(either.text)))
+    assert len(rows) == 800
+    assert {row["flags"] for row in rows} == {"echoes_prompt", "truncated"}
+    none = await client.get(url, params={"flag": "refusal"})
+    assert none.status_code == 200
+    assert none.text == ""
+
+
+async def test_an_unknown_flag_is_refused_naming_the_field(client: httpx.AsyncClient) -> None:
+    run = await _finished_run(client)
+    response = await client.get(f"/runs/{run['id']}/responses", params={"flag": "rude"})
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["flag"]
 
 
 async def test_export_pages_through_more_rows_than_one_batch(client: httpx.AsyncClient) -> None:
