@@ -1,10 +1,16 @@
-"""The command line: `serve` and `migrate` run the service; the rest talk to one over HTTP."""
+"""The command line: `serve`, `migrate` and `diagnose` run the service or work on its
+database; the rest talk to one over HTTP."""
 
 import asyncio
 import logging
-from typing import Annotated
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.client.commands import register
 
@@ -48,18 +54,63 @@ def serve(
 @cli.command()
 def migrate() -> None:
     """Apply the database migrations (to DATABASE_URL, or the embedded default) and exit."""
-    from app.config import get_settings
-    from app.db.embedded import EmbeddedPostgres
-    from app.db.engine import create_engine
     from app.db.migrate import upgrade_to_head
 
     _log_to_stderr()
+    _on_database(upgrade_to_head)
+
+
+@cli.command()
+def diagnose(
+    run: Annotated[str | None, typer.Option("--run", help="Only this run's answers.")] = None,
+    all_runs: Annotated[bool, typer.Option("--all", help="Every run's answers.")] = False,
+    recompute: Annotated[
+        bool, typer.Option("--recompute", help="Also answers whose diagnostics are current.")
+    ] = False,
+) -> None:
+    """Compute the diagnostics of stored answers that have none, or older ones (in the
+    database at DATABASE_URL, or the embedded default), in batches. Safe to stop and rerun."""
+    from app.db.migrate import current_revisions, head_revisions
+    from app.judging.backfill import backfill, run_exists
+
+    if (run is None) == (not all_runs):
+        _refuse("name one run with --run RUN, or every run with --all")
+    try:
+        run_id = uuid.UUID(run) if run is not None else None
+    except ValueError:
+        _refuse(f"--run: {run!r} is not a run id")
+
+    async def work(engine: "AsyncEngine") -> None:
+        if await current_revisions(engine) != head_revisions():
+            _refuse("the database is not migrated to this version: run `llm-compare migrate`")
+        if run_id is not None and not await run_exists(engine, run_id):
+            _refuse(f"no run with id {run_id}")
+        total = 0
+        async for batch in backfill(engine, run_id, recompute):
+            total += batch.diagnosed
+            typer.echo(f"diagnosed {total} answers (up to id {batch.last_id})", err=True)
+        typer.echo(f"done: {total} answers diagnosed", err=True)
+
+    _on_database(work)
+
+
+def _refuse(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _on_database(work: Callable[["AsyncEngine"], Awaitable[None]]) -> None:
+    """Run `work` on DATABASE_URL's database, or on the embedded one (started for it)."""
+    from app.config import get_settings
+    from app.db.embedded import EmbeddedPostgres
+    from app.db.engine import create_engine
+
     settings = get_settings()
 
     async def run(url: str) -> None:
         engine = create_engine(url, pool_size=1)
         try:
-            await upgrade_to_head(engine)
+            await work(engine)
         finally:
             await engine.dispose()
 
