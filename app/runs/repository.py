@@ -25,12 +25,14 @@ from sqlalchemy import (
     literal_column,
     select,
     text,
+    true,
     tuple_,
     union,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.db.tables import FLAGGED, PromptRow, ResponseRow, RunRow, search_vector
 from app.diagnostics import FLAGS
@@ -167,6 +169,35 @@ def _one_of(column: Any, positions: Sequence[int]) -> ColumnElement[bool]:
     return column == any_(literal(list(positions), ARRAY(Integer)))  # type: ignore[no-any-return]
 
 
+def _at_positions(
+    table: type[PromptRow] | type[ResponseRow],
+    run_id: uuid.UUID,
+    positions: Sequence[int],
+    each: int,
+) -> tuple[Any, Select[Any]]:
+    """The rows of `table` at these positions of the run (at most `each` a position), and
+    the alias they are read under, to order them by.
+
+    They are looked up one position at a time. `run_id = $1 AND position = ANY($2)` would
+    read the whole run whenever the planner, without statistics, believes a run has few
+    rows and scans them for the positions; a lateral subquery with a limit cannot be
+    flattened into such a plan."""
+    wanted = (
+        func.unnest(literal(list(positions), ARRAY(Integer)))
+        .table_valued("position")
+        .render_derived(name="wanted")
+    )
+    column = PromptRow.position if table is PromptRow else ResponseRow.prompt_position
+    rows = (
+        select(table)
+        .where(table.run_id == run_id, column == wanted.c.position)
+        .limit(each)
+        .lateral()
+    )
+    found = aliased(table, rows)
+    return found, select(found).select_from(wanted).join(rows, true())
+
+
 def flagged_prompts_query(
     run_id: uuid.UUID, flags: Sequence[str], first: int, stop: int | None = None
 ) -> Select[int]:
@@ -193,32 +224,16 @@ async def flagged_prompts(
 async def prompts_at(
     session: AsyncSession, run_id: uuid.UUID, positions: Sequence[int]
 ) -> Sequence[PromptRow]:
-    """The prompts at these positions (in order), in order."""
-    if not positions:
-        return []
-    query = (
-        select(PromptRow)
-        .where(
-            PromptRow.run_id == run_id,
-            PromptRow.position.between(positions[0], positions[-1]),
-            _one_of(PromptRow.position, positions),
-        )
-        .order_by(PromptRow.position)
-    )
-    return (await session.scalars(query)).all()
+    """The prompts at these positions, in order."""
+    prompt, query = _at_positions(PromptRow, run_id, positions, 1)
+    return (await session.scalars(query.order_by(prompt.position))).all()
 
 
 async def responses_at(
-    session: AsyncSession, run_id: uuid.UUID, positions: Sequence[int]
+    session: AsyncSession, run_id: uuid.UUID, positions: Sequence[int], contenders: int
 ) -> Sequence[ResponseRow]:
-    """The pairs of the prompts at these positions (in order)."""
-    if not positions:
-        return []
-    query = select(ResponseRow).where(
-        ResponseRow.run_id == run_id,
-        ResponseRow.prompt_position.between(positions[0], positions[-1]),
-        _one_of(ResponseRow.prompt_position, positions),
-    )
+    """The pairs of the prompts at these positions."""
+    _, query = _at_positions(ResponseRow, run_id, positions, contenders)
     return (await session.scalars(query)).all()
 
 

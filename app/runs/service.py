@@ -157,7 +157,7 @@ async def get_detail(
     answers: dict[int, dict[str, ResponseOut]] = defaultdict(dict)
     positions = [p.position for p in prompts]
     if flags:
-        rows = await runs_repo.responses_at(session, run.id, positions)
+        rows = await runs_repo.responses_at(session, run.id, positions, len(contenders))
     elif prompts:
         rows = await runs_repo.responses_for_prompts(session, run.id, positions[0], positions[-1])
     else:

@@ -30,6 +30,7 @@ BACKLOG_RUNS, BACKLOG_PROMPTS = 4, 25_000  # x 2 contenders: 200,000 queued pair
 EXPORT_PROMPTS = 50_000  # x 2 contenders: 100,000 answered pairs
 RUNNING = 100  # pairs in flight, all in the last backlog run
 CLAIM = 256
+FLAGGED_EVERY = 100  # prompts, of which one has a flagged answer
 
 EXPORT_RUN = uuid.UUID(int=0xE0)
 ENDED_RUN = uuid.UUID(int=0xE1)  # every pair answered, the run not yet marked finished
@@ -55,11 +56,14 @@ def _prompts(run_id: uuid.UUID, prompts: int) -> str:
 
 
 def _answered(run_id: uuid.UUID, prompts: int) -> str:
+    """Answered pairs; one prompt in FLAGGED_EVERY has an answer flagged `truncated`."""
     return (
         "INSERT INTO responses (run_id, prompt_position, contender_index, model, status, "
-        "rendered_prompt, output, finish_reason, attempts, finished_at) SELECT "
+        "rendered_prompt, output, finish_reason, attempts, finished_at, flags) SELECT "
         f"'{run_id}', p, c, 'm' || c, 'succeeded', 'prompt ' || p, 'answer ' || p, 'stop', 1, "
-        f"now() FROM generate_series(0, {prompts - 1}) p, generate_series(0, 1) c ORDER BY p, c"
+        f"now(), CASE WHEN p % {FLAGGED_EVERY} = 0 AND c = 1 THEN '{{truncated}}'::text[] "
+        "ELSE '{}' END "
+        f"FROM generate_series(0, {prompts - 1}) p, generate_series(0, 1) c ORDER BY p, c"
     )
 
 
@@ -191,6 +195,8 @@ async def _reads(connection: AsyncConnection, read: Callable[..., Awaitable[obje
         await read(session)
 
 
+FLAGGED_PAGE = list(range(40_000, 50_000, FLAGGED_EVERY))
+
 # Each case: the work, which of its statements to explain, and how many rows of the
 # responses table (or prompts) its plan may read at most.
 CASES: dict[str, tuple[Callable[[AsyncConnection], Awaitable[object]], str, str, int]] = {
@@ -231,6 +237,45 @@ CASES: dict[str, tuple[Callable[[AsyncConnection], Awaitable[object]], str, str,
         "FROM responses",
         "responses",
         200,
+    ),
+    # ?flag=: the 100 flagged prompts after 40,000 of 50,000 (the page asks for 101), read
+    # through ix_responses_flagged, where the unique index would read 20,000 answers.
+    "a page of flagged prompts is found": (
+        lambda c: _reads(
+            c, lambda s: runs_repo.flagged_prompts(s, EXPORT_RUN, ["truncated"], 40_000, 101)
+        ),
+        "FROM responses",
+        "responses",
+        100,
+    ),
+    # A flag no answer has: every flagged answer after the offset is read, and no other.
+    "no prompt has the flag": (
+        lambda c: _reads(
+            c, lambda s: runs_repo.flagged_prompts(s, EXPORT_RUN, ["refusal"], 40_000, 101)
+        ),
+        "FROM responses",
+        "responses",
+        100,
+    ),
+    "the flagged prompts are shown": (
+        lambda c: _reads(c, lambda s: runs_repo.prompts_at(s, EXPORT_RUN, FLAGGED_PAGE)),
+        "FROM prompts",
+        "prompts",
+        100,
+    ),
+    "with their answers": (
+        lambda c: _reads(c, lambda s: runs_repo.responses_at(s, EXPORT_RUN, FLAGGED_PAGE, 2)),
+        "FROM responses",
+        "responses",
+        200,
+    ),
+    "an export page's flagged prompts are found": (
+        lambda c: c.execute(
+            repository.flagged_prompts_query(EXPORT_RUN, ["truncated"], 20_000, 20_500)
+        ),
+        "FROM responses",
+        "responses",
+        5,
     ),
 }
 

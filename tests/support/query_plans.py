@@ -93,6 +93,9 @@ def _literal(value: Any) -> str:
         return f"'{value.total_seconds()} seconds'"
     if isinstance(value, str | uuid.UUID):
         return "'" + str(value).replace("'", "''") + "'"
+    if isinstance(value, list):  # an array, as its text form: '{"a","b"}'
+        quoted = ('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in value)
+        return _literal("{" + ",".join(quoted) + "}")
     raise TypeError(f"no SQL literal for {value!r}")
 
 
