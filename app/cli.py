@@ -73,6 +73,7 @@ def diagnose(
     from app.db.migrate import current_revisions, head_revisions
     from app.judging.backfill import backfill, run_exists
 
+    _log_to_stderr(logging.WARNING)  # its progress is its own; answers it cannot diagnose
     if (run is None) == (not all_runs):
         _refuse("name one run with --run RUN, or every run with --all")
     try:
@@ -127,8 +128,8 @@ def _on_database(work: Callable[["AsyncEngine"], Awaitable[None]]) -> None:
 register(cli)
 
 
-def _log_to_stderr() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def _log_to_stderr(level: int = logging.INFO) -> None:
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ work can be stopped at any time and run again: answers already diagnosed by the 
 are skipped.
 """
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from app.diagnostics import DIAGNOSTICS_VERSION, diagnose
 from app.templates import prompt_of
 
 BATCH = 500
+log = logging.getLogger(__name__)
 
 r = ResponseRow
 
@@ -78,9 +80,11 @@ async def backfill(
             if not rows:
                 return
             await _templates_of(connection, {row.run_id for row in rows}, templates)
-            await connection.execute(_store, [_diagnosed(row, templates) for row in rows])
+            diagnosed = [d for d in (_diagnosed(row, templates) for row in rows) if d]
+            if diagnosed:
+                await connection.execute(_store, diagnosed)
         last = rows[-1].id
-        yield Batch(len(rows), last)
+        yield Batch(len(diagnosed), last)
 
 
 async def _templates_of(
@@ -94,13 +98,19 @@ async def _templates_of(
             known[found_id] = [c["template"] for c in contenders]
 
 
-def _diagnosed(row: Any, templates: dict[uuid.UUID, list[str]]) -> dict[str, Any]:
+def _diagnosed(row: Any, templates: dict[uuid.UUID, list[str]]) -> dict[str, Any] | None:
+    """The bound values of the row's diagnostics; None, and the row left as it is, if the
+    rules fail on it (as the dispatcher stores such an answer without)."""
     prompt = prompt_of(templates[row.run_id][row.contender_index], row.rendered_prompt)
-    found = diagnose(
-        row.output or "",
-        row.rendered_prompt if prompt is None else prompt,
-        row.finish_reason,
-    )
+    try:
+        found = diagnose(
+            row.output or "",
+            row.rendered_prompt if prompt is None else prompt,
+            row.finish_reason,
+        )
+    except Exception:
+        log.exception("diagnosing the answer of pair %s failed; it is left without", row.id)
+        return None
     return {
         "b_id": row.id,
         "b_flags": list(found.flags),
