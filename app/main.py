@@ -17,7 +17,8 @@ from app.db.embedded import EmbeddedPostgres
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrate import upgrade_to_head
 from app.dispatch.dispatcher import Dispatcher
-from app.dispatch.news import RunFinishedSignal
+from app.dispatch.news import RunNews
+from app.dispatch.notifications import Listener
 from app.errors import install_problem_handlers
 from app.ops import endpoints as ops_endpoints
 from app.runs import endpoints as runs_endpoints
@@ -76,16 +77,19 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         adapters = AdapterRegistry(settings, catalogue.concurrency)
         stack.push_async_callback(adapters.aclose)
         sessions = create_sessionmaker(engine)
-        finished = RunFinishedSignal()
+        news = RunNews()
         dispatcher = None
         if settings.dispatcher_enabled:
             # A pool of its own: API requests that exhaust theirs must not stop its writes.
             dispatch_engine = create_engine(url, settings.dispatch_pool_size, max_overflow=0)
             stack.push_async_callback(dispatch_engine.dispose)
-            dispatcher = Dispatcher(dispatch_engine, catalogue, adapters, settings, finished)
+            dispatcher = Dispatcher(dispatch_engine, catalogue, adapters, settings, news)
             await dispatcher.start()
             stack.push_async_callback(dispatcher.stop)
-        service = ServiceState(settings, engine, sessions, catalogue, finished, dispatcher)
+        listener = Listener(url, news, dispatcher.wake if dispatcher else lambda: None)
+        listener.start()
+        stack.push_async_callback(listener.stop)
+        service = ServiceState(settings, engine, sessions, catalogue, news, dispatcher)
         stack.callback(service.begin_shutdown)  # first thing on the way out
         app.state.service = service
         _settle_heap()
