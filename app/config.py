@@ -115,7 +115,9 @@ class Settings(BaseSettings):
         "fails instead of being queued again.",
     )
     poll_interval_s: float = Field(
-        default=0.5, gt=0, description="How often an idle dispatcher looks for work anyway (notifications wake it)."
+        default=0.5,
+        gt=0,
+        description="How often an idle dispatcher looks for work anyway (notifications wake it).",
     )
     claim_batch_size: int = Field(default=256, ge=1, description="Pairs claimed per query.")
     write_batch_size: int = Field(default=512, ge=1, description="Results written per query.")
