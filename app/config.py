@@ -155,6 +155,12 @@ class Settings(BaseSettings):
     # Server
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="Service processes `llm-compare serve` runs on its one port, each with its "
+        "own dispatcher, sharing the database (and the embedded one, started once).",
+    )
     log_level: str = "info"
     allowed_hosts: str | None = Field(
         default=None,
@@ -197,6 +203,15 @@ class Settings(BaseSettings):
         if problem := endpoint_problem(value, key):
             raise ValueError(problem)
         return value
+
+
+def set_environment(**values: object) -> None:
+    """Set `LLM_COMPARE_<NAME>` for the given settings that are not None and forget the
+    settings read so far: how `llm-compare serve` hands its options to every process it runs."""
+    for name, value in values.items():
+        if value is not None:
+            os.environ[f"LLM_COMPARE_{name.upper()}"] = str(value)
+    get_settings.cache_clear()
 
 
 @lru_cache

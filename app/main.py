@@ -24,6 +24,7 @@ from app.ops import endpoints as ops_endpoints
 from app.runs import endpoints as runs_endpoints
 from app.server.guards import JsonOnly, TrustedHost, allowed_hosts
 from app.server.limits import BodySizeLimit
+from app.server.shutdown import stop_on_signal
 from app.state import ServiceState
 
 log = logging.getLogger(__name__)
@@ -91,13 +92,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.push_async_callback(listener.stop)
         service = ServiceState(settings, engine, sessions, catalogue, news, dispatcher)
         stack.callback(service.begin_shutdown)  # first thing on the way out
+        if app.state.handle_signals:
+            stack.callback(stop_on_signal(service.begin_shutdown, settings.shutdown_grace_s))
         app.state.service = service
         _settle_heap()
         log.info("llm-compare ready: %d models in the catalogue", len(list(catalogue)))
         yield
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, handle_signals: bool = False) -> FastAPI:
+    """The app. `handle_signals`: SIGTERM and SIGINT begin its shutdown at once and a watchdog
+    bounds it (for a served app; tests drive the lifespan themselves)."""
     settings = settings or get_settings()
     app = FastAPI(
         title="llm-compare",
@@ -106,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.settings = settings
+    app.state.handle_signals = handle_signals
     install_problem_handlers(app)
     # The last added runs first: the Host is checked before anything else.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -119,3 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     return app
+
+
+def served_app() -> FastAPI:
+    """The app `llm-compare serve` runs in each of its processes, from the environment."""
+    return create_app(get_settings(), handle_signals=True)
