@@ -1,7 +1,6 @@
 """The command line: `serve` and `migrate` run the service; the rest talk to one over HTTP."""
 
 import asyncio
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
@@ -48,6 +47,7 @@ def serve(
             ws="none",
             timeout_keep_alive=settings.keep_alive_timeout_s,
             log_level=settings.log_level,
+            log_config=None,  # each process configures its own (app.logs), as text or JSON
             # Waiting requests answer as soon as the stop begins; this only bounds the rest.
             timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_s)),
         )
@@ -109,7 +109,11 @@ register(cli)
 
 
 def _log_to_stderr() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from app import logs
+    from app.config import get_settings
+
+    settings = get_settings()
+    logs.configure(settings.log_level, settings.log_format)
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -162,6 +163,11 @@ class Settings(BaseSettings):
         "own dispatcher, sharing the database (and the embedded one, started once).",
     )
     log_level: str = "info"
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`json`: one JSON object per line, with `run_id` and `response_id` where "
+        "there is one.",
+    )
     allowed_hosts: str | None = Field(
         default=None,
         description="Host names the API answers to, comma-separated (`*`: any). Unset: the "

@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
+from app import logs
 from app.adapters.registry import AdapterRegistry
 from app.catalogue import endpoints as catalogue_endpoints
 from app.catalogue.service import Catalogue
@@ -129,4 +130,6 @@ def create_app(settings: Settings | None = None, *, handle_signals: bool = False
 
 def served_app() -> FastAPI:
     """The app `llm-compare serve` runs in each of its processes, from the environment."""
-    return create_app(get_settings(), handle_signals=True)
+    settings = get_settings()
+    logs.configure(settings.log_level, settings.log_format)
+    return create_app(settings, handle_signals=True)

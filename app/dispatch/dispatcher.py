@@ -14,7 +14,7 @@ from collections import OrderedDict, defaultdict, deque
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import metrics
+from app import logs, metrics
 from app.adapters.registry import AdapterRegistry
 from app.catalogue.service import Catalogue
 from app.config import Settings
@@ -235,6 +235,8 @@ class Dispatcher:
         task.add_done_callback(self._pairs.discard)
 
     async def _run_pair(self, spec: ModelSpec, contender: Contender, job: Job) -> None:
+        logs.RUN_ID.set(str(job.run_id))  # this task's own context: its log lines say so
+        logs.RESPONSE_ID.set(job.id)
         # A retry is counted before its backoff, so it is stored before it is made.
         retried = CallMade(job.id, job.lease_token)
         try:
