@@ -24,6 +24,8 @@ from app.runs import endpoints as runs_endpoints
 from app.server.guards import JsonOnly, TrustedHost, allowed_hosts
 from app.server.limits import BodySizeLimit
 from app.state import ServiceState
+from app.web.docs import install_docs
+from app.web.endpoints import install_pages
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=importlib.metadata.version("llm-compare"),
         description=DESCRIPTION,
         lifespan=_lifespan,
+        docs_url=None,  # served by install_docs, on local assets
+        redoc_url=None,
     )
     app.state.settings = settings
     install_problem_handlers(app)
@@ -114,4 +118,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ops_endpoints.router,
     ):
         app.include_router(router)
+    install_pages(app)
+    install_docs(app)
     return app
