@@ -47,13 +47,16 @@ GOING = {
 }
 
 
-def shoot(page: Page, url: str, name: str) -> None:
+def shoot(page: Page, url: str, name: str, opened: str = "") -> None:
+    """The page at both widths, with the <details> `opened` (a selector) open."""
     for size, width in ((WIDE, 1280), (NARROW, 390)):
         page.set_viewport_size(size)
         page.goto(url)
         page.wait_for_load_state("networkidle")
+        if opened:
+            page.locator(opened).evaluate("element => { element.open = true; }")
         path = OUT / f"{name}-{width}.png"
-        page.screenshot(path=str(path), full_page=width == 390 or name != "run")
+        page.screenshot(path=str(path), full_page=True)
         print(path.relative_to(OUT.parents[1]))
 
 
@@ -71,7 +74,7 @@ def main() -> None:
                 browser = launch(playwright)
                 page = browser.new_page(viewport=WIDE)
                 shoot(page, f"{service.url}/ui", "runs")
-                shoot(page, f"{service.url}/ui/runs/{demo['id']}", "run")
+                shoot(page, f"{service.url}/ui/runs/{demo['id']}", "run", opened="#sent-0-2")
                 shoot(page, f"{service.url}/ui/compare?example=echo", "compare")
                 page.set_viewport_size(WIDE)
                 page.goto(f"{service.url}/docs")
