@@ -272,7 +272,11 @@ def test_a_phone_reads_every_page_without_sideways_scrolling(tab: Tab, live: Liv
     for url in ("/ui", "/ui/compare?example=classic", f"/ui/runs/{run['id']}"):
         page = tab.goto(url)
         assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"], url
-    # The table scrolls in its own region, a contender's answer about a screen wide.
-    answer = page.locator("#prompt-0 td").nth(0).locator(".cell")
-    width = answer.evaluate("element => element.getBoundingClientRect().width")
-    assert 250 <= width <= NARROW["width"]
+    # The table scrolls in its own region: the prompt stays, each answer most of a screen wide.
+    answer = page.locator("#prompt-0 td").nth(0)
+    assert answer.evaluate("e => e.getBoundingClientRect().width") >= NARROW["width"] / 2
+    prompt = page.locator("#prompt-0 th")
+    left = prompt.evaluate("e => e.getBoundingClientRect().left")
+    page.locator("#answers-scroll").evaluate("element => { element.scrollLeft = 10_000; }")
+    expect(page.locator("#prompt-0 td").nth(1)).to_be_in_viewport()
+    assert prompt.evaluate("e => e.getBoundingClientRect().left") == left
