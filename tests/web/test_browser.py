@@ -51,6 +51,14 @@ def test_a_comparison_made_with_the_form_is_watched_to_its_end(tab: Tab) -> None
     page.get_by_label("Model", exact=True).nth(1).select_option("slow")
     page.get_by_label("Label").nth(1).fill("slow [INST]")
     page.get_by_label(re.compile("^Template")).nth(1).fill("llama2-chat")
+    page.get_by_role("button", name="Add a contender").click()
+    expect(page.get_by_role("group", name="Contender 3")).to_be_visible()
+    expect(page.get_by_label("Model", exact=True).nth(2)).to_be_focused()
+    page.get_by_label("Model", exact=True).nth(2).select_option("echo")
+    page.get_by_label("Label").nth(2).fill("chatml, 4 tokens")
+    page.get_by_label(re.compile("^Template")).nth(2).fill("chatml")
+    page.get_by_role("group", name="Contender 3").get_by_text("Generation parameters").click()
+    page.get_by_label("Max new tokens").nth(2).fill("4")
     page.get_by_label("Prompts, one per line").fill(
         "Tell me how to train my dog to sit\nWhat do you think of Mars?\nWho is the boss?"
     )
@@ -64,12 +72,13 @@ def test_a_comparison_made_with_the_form_is_watched_to_its_end(tab: Tab) -> None
     # The slow contender answers one prompt at a time: the page follows the run's events.
     expect(page.locator("#run-status .status")).to_have_text("succeeded")
     assert page.evaluate("window.stillTheSamePage") is True  # updated in place, not reloaded
-    expect(page.locator("#run-status")).to_contain_text("6/6 done")
+    expect(page.locator("#run-status")).to_contain_text("9/9 done")
     expect(page.locator("#answers tbody tr")).to_have_count(3)
     slow = page.locator("#prompt-0 td").nth(1)
     expect(slow.locator(".output")).to_have_text(
         "[INST] Tell me how to train my dog to sit [/INST]"
     )
+    expect(page.locator("#prompt-0 td").nth(2).locator(".badge.truncated")).to_be_visible()
     expect(page.locator(".tag")).to_have_text(["ckpt:42", "team:eval"])
     assert tab.errors == []
 
