@@ -27,6 +27,8 @@ from app.server.guards import JsonOnly, TrustedHost, allowed_hosts
 from app.server.limits import BodySizeLimit
 from app.server.shutdown import stop_on_signal
 from app.state import ServiceState
+from app.web.docs import install_docs
+from app.web.endpoints import install_pages
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,8 @@ def create_app(settings: Settings | None = None, *, handle_signals: bool = False
         version=importlib.metadata.version("llm-compare"),
         description=DESCRIPTION,
         lifespan=_lifespan,
+        docs_url=None,  # served by install_docs, on local assets
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.handle_signals = handle_signals
@@ -125,6 +129,8 @@ def create_app(settings: Settings | None = None, *, handle_signals: bool = False
         ops_endpoints.router,
     ):
         app.include_router(router)
+    install_pages(app)
+    install_docs(app)
     return app
 
 
