@@ -83,6 +83,7 @@ class ModelCaller:
                 "diagnostics": _diagnostics(generation, contender, job),
             }
         except ProviderError as exc:
+            log.warning("pair failed: %s", exc)
             fields = {"status": "failed", "error": str(exc)}
         except Exception as exc:
             log.exception("pair %s failed unexpectedly", job.id)
