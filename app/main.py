@@ -19,6 +19,7 @@ from app.db.migrate import upgrade_to_head
 from app.dispatch.dispatcher import Dispatcher
 from app.dispatch.news import RunFinishedSignal
 from app.errors import install_problem_handlers
+from app.judging import endpoints as judging_endpoints
 from app.ops import endpoints as ops_endpoints
 from app.runs import endpoints as runs_endpoints
 from app.server.guards import JsonOnly, TrustedHost, allowed_hosts
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runs_endpoints.router,
         catalogue_endpoints.router,
         ops_endpoints.router,
+        judging_endpoints.router,
     ):
         app.include_router(router)
     return app
