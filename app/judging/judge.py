@@ -56,6 +56,9 @@ async def start(state: ServiceState, run_id: uuid.UUID, request: JudgeRequest) -
     spec = _judge(state, request.judge)
     rubric = request.rubric or RUBRIC
     max_chars = _prompt_chars(state, spec, rubric)
+    # The answers already given are read first: a pair whose judgements have no verdict is
+    # judged again.
+    await settle_judged(state.engine, [run_id])
     async with transaction(state.sessions) as session:
         connection = await session.connection()
         await store.lock_judging_of(connection, run_id)

@@ -110,13 +110,13 @@ async def prompt_texts(
     rows = await connection.execute(
         select(p.position, p.text).where(p.run_id == run_id, p.position >= first, p.position < stop)
     )
-    return dict(rows.tuples().all())
+    return {key: value for key, value in rows}
 
 
 async def responses_by_prompt(connection: AsyncConnection, run_id: uuid.UUID) -> dict[int, int]:
     """A one-contender run's response ids by prompt position."""
     rows = await connection.execute(select(r.prompt_position, r.id).where(r.run_id == run_id))
-    return dict(rows.tuples().all())
+    return {key: value for key, value in rows}
 
 
 async def insert_judgements(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
@@ -271,7 +271,7 @@ async def status_counts(connection: AsyncConnection, judging_run_id: uuid.UUID) 
         .where(j.judging_run_id == judging_run_id)
         .group_by(status)
     )
-    return dict(rows.tuples().all())
+    return {key: value for key, value in rows}
 
 
 async def vote_counts(connection: AsyncConnection, judging_run_id: uuid.UUID) -> tuple[int, int]:
