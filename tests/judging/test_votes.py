@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -57,7 +58,7 @@ async def test_votes_on_answers_that_cannot_be_compared_are_refused(
         (elsewhere, *_) = await answers(db_url, other)
         assert broken_0.status == "failed"
 
-        cases = [
+        cases: list[tuple[dict[str, Any], str, str]] = [
             ({"a": 999_999, "b": echo_0.id}, "a", "no response with id 999999"),
             ({"a": echo_0.id, "b": 999_999}, "b", "no response with id 999999"),
             ({"a": echo_0.id, "b": echo_0.id}, "b", "two different answers"),
