@@ -308,6 +308,10 @@ class JudgementRow(Base):
         CheckConstraint(f"verdict IS NULL OR {_one_of('verdict', JUDGE_VERDICTS)}", name="verdict"),
         CheckConstraint("(status = 'judged') = (verdict IS NOT NULL)", name="judged_has_verdict"),
         Index("ix_judgements_judged_run_id", "judged_run_id"),
+        # The judgements whose judge's answer is still to be read, by the run they judge.
+        Index(
+            "ix_judgements_pending", "judged_run_id", postgresql_where=text("status = 'pending'")
+        ),
     )
 
 

@@ -13,7 +13,7 @@ gets one vote, and a crash in between loses nothing: the answers stay on their r
 """
 
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from functools import partial
 from itertools import combinations
@@ -243,31 +243,57 @@ async def judgements_of(
         )
     await settle(state.engine, [judging_run_id])
     async with state.engine.connect() as connection:
-        counts = await store.status_counts(connection, judging_run_id)
-        votes, inconsistent = await store.vote_counts(connection, judging_run_id)
-        items = await store.page(connection, judging_run_id, offset, limit)
+        every = await store.judgements_of(connection, judging_run_id)
+        waiting = [j.judge_response_id for j in every if j.status == "pending"]
+        statuses = await store.call_statuses(connection, waiting)
+        shown = every[offset : offset + limit]
+        calls = await store.calls(connection, [j.judge_response_id for j in shown])
         contenders = (await repo.contenders_of(connection, [judged_run_id]))[judged_run_id]
 
     def answer(response_id: int, index: int) -> VotedAnswer:
         c: dict[str, Any] = contenders[index]
         return VotedAnswer(response_id=response_id, label=c["label"], model=c["model"])
 
+    def item(j: store.Judgement) -> JudgementOut:
+        call = calls[j.judge_response_id]
+        return JudgementOut(
+            prompt_index=j.prompt_position,
+            a=answer(j.a_response_id, j.a_contender),
+            b=answer(j.b_response_id, j.b_contender),
+            status=_reported(j, call.status),
+            verdict=j.verdict,
+            error=j.error or call.error,
+            judge_output=call.output,
+        )
+
     return JudgementsOut(
         judging_run_id=judging_run_id,
         judged_run_id=judged_run_id,
         judge=judging_contenders[0]["model"],
-        counts=JudgementCounts(**counts, votes=votes, inconsistent=inconsistent),
+        counts=_counts(every, statuses),
         offset=offset,
-        items=[
-            JudgementOut(
-                prompt_index=j.prompt_position,
-                a=answer(j.a_response_id, j.a_contender),
-                b=answer(j.b_response_id, j.b_contender),
-                status=cast(JudgementStatus, j.status),
-                verdict=j.verdict,
-                error=j.error,
-                judge_output=j.judge_output,
-            )
-            for j in items
-        ],
+        items=[item(j) for j in shown],
+    )
+
+
+def _reported(judgement: store.Judgement, call_status: str | None) -> JudgementStatus:
+    """As stored, but a pending judgement whose call failed, or was cancelled, has failed."""
+    if judgement.status == "pending" and call_status in ("failed", "cancelled"):
+        return "failed"
+    return cast(JudgementStatus, judgement.status)
+
+
+def _counts(every: list[store.Judgement], statuses: dict[int, str]) -> JudgementCounts:
+    counts: Counter[str] = Counter(_reported(j, statuses.get(j.judge_response_id)) for j in every)
+    # The votes settling made: one per pair judged in both orders; a tie if they disagreed.
+    winners: defaultdict[frozenset[int], list[int | None]] = defaultdict(list)
+    for j in every:
+        if j.status == "judged":
+            winner = {"a": j.a_response_id, "b": j.b_response_id}.get(j.verdict or "")
+            winners[frozenset((j.a_response_id, j.b_response_id))].append(winner)
+    pairs = [both for both in winners.values() if len(both) == 2]
+    return JudgementCounts(
+        **counts,
+        votes=len(pairs),
+        inconsistent=sum(first != second for first, second in pairs),
     )

@@ -9,11 +9,26 @@ only once.
 """
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, Text, and_, bindparam, case, cast, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Table,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -82,25 +97,41 @@ async def pairs_being_judged(
 ) -> set[frozenset[int]]:
     """The pairs of answers to prompts `first` to `stop - 1` that `judge` has judged, or is
     judging, in both orders in one judging run (calls that failed do not count)."""
-    alive = (j.status == "judged") | (
-        (j.status == "pending") & r.status.in_(("queued", "running", "succeeded"))
-    )
-    rows = await connection.execute(
-        select(j.judging_run_id, j.a_response_id, j.b_response_id)
-        .join(responses, r.id == j.judge_response_id)
-        .where(
-            j.judged_run_id == run_id,
-            j.judge == judge,
-            j.prompt_position >= first,
-            j.prompt_position < stop,
-            alive,
+    rows = (
+        await connection.execute(
+            select(
+                j.judging_run_id, j.a_response_id, j.b_response_id, j.status, j.judge_response_id
+            ).where(
+                j.judged_run_id == run_id,
+                j.judge == judge,
+                j.prompt_position >= first,
+                j.prompt_position < stop,
+                j.status.in_(("pending", "judged")),
+            )
         )
-    )
-    orders: dict[tuple[uuid.UUID, frozenset[int]], int] = {}
-    for judging_run_id, a, b in rows:
-        key = (judging_run_id, frozenset((a, b)))
-        orders[key] = orders.get(key, 0) + 1
+    ).all()
+    calls = await call_statuses(connection, [row[4] for row in rows if row[3] == "pending"])
+    orders: Counter[tuple[uuid.UUID, frozenset[int]]] = Counter()
+    for judging_run_id, a, b, status, call in rows:
+        if status == "judged" or calls.get(call) in _CALL_ALIVE:
+            orders[judging_run_id, frozenset((a, b))] += 1
     return {pair for (_, pair), n in orders.items() if n == 2}
+
+
+_CALL_ALIVE = frozenset({*PENDING_STATUSES, "succeeded"})
+
+
+def _any_id(ids: Sequence[int]) -> Any:
+    """`= ANY(array)`: one parameter however many ids, probed one by one in the primary key."""
+    return any_(bindparam("ids", list(ids), type_=ARRAY(BigInteger)))
+
+
+async def call_statuses(connection: AsyncConnection, response_ids: Sequence[int]) -> dict[int, str]:
+    """The status of each of the judge's calls (responses) named."""
+    if not response_ids:
+        return {}
+    rows = await connection.execute(select(r.id, r.status).where(r.id == _any_id(response_ids)))
+    return {row_id: status for row_id, status in rows}
 
 
 async def prompt_texts(
@@ -131,7 +162,7 @@ async def judging_runs_pending(
     connection: AsyncConnection, judged_run_ids: Sequence[uuid.UUID] | None
 ) -> list[uuid.UUID]:
     """The judging runs with judgements still pending on these runs (None: on any run)."""
-    query = select(j.judging_run_id).where(j.status == "pending").distinct()
+    query = select(j.judging_run_id).where(status_in(j.status, "pending")).distinct()
     if judged_run_ids is not None:
         query = query.where(j.judged_run_id.in_(judged_run_ids))
     return sorted(await connection.scalars(query))
@@ -139,16 +170,22 @@ async def judging_runs_pending(
 
 async def answered(connection: AsyncConnection, judging_run_id: uuid.UUID) -> list[tuple[int, str]]:
     """The pending judgements of the run whose judge has answered: (id, the answer)."""
-    rows = await connection.execute(
-        select(j.id, r.output)
-        .join(responses, r.id == j.judge_response_id)
-        .where(
-            j.judging_run_id == judging_run_id,
-            j.status == "pending",
-            status_in(r.status, "succeeded"),
+    pending = (
+        await connection.execute(
+            select(j.id, j.judge_response_id).where(
+                j.judging_run_id == judging_run_id, j.status == "pending"
+            )
+        )
+    ).all()
+    if not pending:
+        return []
+    answers = await connection.execute(
+        select(r.id, r.output).where(
+            r.id == _any_id([call for _, call in pending]), status_in(r.status, "succeeded")
         )
     )
-    return [(judgement_id, output or "") for judgement_id, output in rows]
+    found = {row_id: output or "" for row_id, output in answers}
+    return [(judgement_id, found[call]) for judgement_id, call in pending if call in found]
 
 
 _record = (
@@ -214,6 +251,7 @@ async def vote_judged_pairs(connection: AsyncConnection, judging_run_id: uuid.UU
         )
         .where(
             f.judging_run_id == judging_run_id,
+            s.judging_run_id == judging_run_id,
             f.a_contender < f.b_contender,
             f.status == "judged",
             s.status == "judged",
@@ -252,89 +290,53 @@ async def judged_run_of(
     return (row[0], row[1]) if row else None
 
 
-def _reported_status() -> Any:
-    """A pending judgement whose call failed or was cancelled is reported failed."""
-    return case(
-        (
-            (j.status == "pending") & ~r.status.in_((*PENDING_STATUSES, "succeeded")),
-            "failed",
-        ),
-        else_=j.status,
-    )
-
-
-async def status_counts(connection: AsyncConnection, judging_run_id: uuid.UUID) -> dict[str, int]:
-    status = _reported_status()
-    rows = await connection.execute(
-        select(status, func.count())
-        .join(responses, r.id == j.judge_response_id)
-        .where(j.judging_run_id == judging_run_id)
-        .group_by(status)
-    )
-    return {key: value for key, value in rows}
-
-
-async def vote_counts(connection: AsyncConnection, judging_run_id: uuid.UUID) -> tuple[int, int]:
-    """How many pairs of the run got a vote, and how many of those were position-inconsistent
-    (both orders judged, verdicts apart)."""
-    first, second = judgements.alias("first"), judgements.alias("second")
-    f, s = first.c, second.c
-    v = votes.c
-    row = (
-        await connection.execute(
-            select(func.count(), func.count().filter(f.verdict != _swapped(s.verdict)))
-            .select_from(votes)
-            .join(first, f.id == v.judgement_id)
-            .join(
-                second,
-                and_(
-                    s.judging_run_id == f.judging_run_id,
-                    s.a_response_id == f.b_response_id,
-                    s.b_response_id == f.a_response_id,
-                ),
-            )
-            .where(f.judging_run_id == judging_run_id)
-        )
-    ).one()
-    return int(row[0]), int(row[1])
-
-
 @dataclass(frozen=True)
 class Judgement:
+    judge_response_id: int
     prompt_position: int
     a_response_id: int
     b_response_id: int
     a_contender: int
     b_contender: int
-    status: str
+    status: str  # as stored: a pending judgement's call may have failed since
     verdict: JudgeVerdict | None
     error: str | None
-    judge_output: str | None
 
 
-async def page(
-    connection: AsyncConnection, judging_run_id: uuid.UUID, offset: int, limit: int
-) -> list[Judgement]:
-    """Judgements in the order of the judging run's prompts, with the judge's answers."""
+async def judgements_of(connection: AsyncConnection, judging_run_id: uuid.UUID) -> list[Judgement]:
+    """The run's judgements in the order of its prompts (at most a run's prompts: the
+    sorting is done here, so no plan can walk another index in that order)."""
     rows = await connection.execute(
         select(
+            j.judge_response_id,
             j.prompt_position,
             j.a_response_id,
             j.b_response_id,
             j.a_contender,
             j.b_contender,
-            _reported_status(),
+            j.status,
             j.verdict,
-            func.coalesce(j.error, r.error),
-            r.output,
-        )
-        .join(responses, r.id == j.judge_response_id)
-        .where(j.judging_run_id == judging_run_id)
-        .order_by(j.judge_response_id)
-        .offset(offset)
-        .limit(limit)
+            j.error,
+        ).where(j.judging_run_id == judging_run_id)
     )
-    return [Judgement(*row) for row in rows]
+    return sorted((Judgement(*row) for row in rows), key=lambda found: found.judge_response_id)
+
+
+@dataclass(frozen=True)
+class Call:
+    status: str
+    output: str | None
+    error: str | None
+
+
+async def calls(connection: AsyncConnection, response_ids: Sequence[int]) -> dict[int, Call]:
+    """The judge's calls (responses) named: status, answer, error."""
+    if not response_ids:
+        return {}
+    rows = await connection.execute(
+        select(r.id, r.status, r.output, r.error).where(r.id == _any_id(response_ids))
+    )
+    return {row[0]: Call(*row[1:]) for row in rows}
 
 
 @dataclass(frozen=True)

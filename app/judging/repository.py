@@ -10,9 +10,24 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import combinations, groupby
 from typing import Any
 
-from sqlalchemy import Table, case, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Table,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -95,47 +110,45 @@ async def save_fill(connection: AsyncConnection, run_id: uuid.UUID, fill: Fill) 
     )
 
 
+_insert_slots = text(
+    "INSERT INTO battle_slots (run_id, prompt_position, lo_response_id, hi_response_id, "
+    "lo_contender, hi_contender) SELECT :run_id, * FROM unnest(:positions, :lo_ids, :hi_ids, "
+    ":lo_contenders, :hi_contenders) ON CONFLICT DO NOTHING"
+).bindparams(
+    bindparam("run_id", type_=UUID(as_uuid=True)),
+    bindparam("positions", type_=ARRAY(Integer)),
+    bindparam("lo_ids", type_=ARRAY(BigInteger)),
+    bindparam("hi_ids", type_=ARRAY(BigInteger)),
+    bindparam("lo_contenders", type_=ARRAY(Integer)),
+    bindparam("hi_contenders", type_=ARRAY(Integer)),
+)
+
+
 async def fill_slots(connection: AsyncConnection, run_id: uuid.UUID, first: int, stop: int) -> int:
     """Make the slots missing for prompts `first` to `stop - 1`: each two succeeded answers to
-    one of them. Both sides of the join are closed ranges, so any plan reads only those."""
-    lo, hi = responses.alias("lo"), responses.alias("hi")
-    pairs = (
-        select(
-            lo.c.run_id,
-            lo.c.prompt_position,
-            lo.c.id,
-            hi.c.id,
-            lo.c.contender_index,
-            hi.c.contender_index,
-        )
-        .select_from(lo)
-        .join(
-            hi,
-            (hi.c.run_id == lo.c.run_id)
-            & (hi.c.prompt_position == lo.c.prompt_position)
-            & (hi.c.contender_index > lo.c.contender_index),
-        )
+    one of them. The answers are read in one range query on one table and paired here: a
+    self-join, planned without statistics, re-read the range for every answer."""
+    r = responses.c
+    answers = await connection.execute(
+        select(r.prompt_position, r.id, r.contender_index)
         .where(
-            lo.c.run_id == run_id,
-            lo.c.prompt_position >= first,
-            lo.c.prompt_position < stop,
-            status_in(lo.c.status, "succeeded"),
-            hi.c.run_id == run_id,
-            hi.c.prompt_position >= first,
-            hi.c.prompt_position < stop,
-            status_in(hi.c.status, "succeeded"),
+            r.run_id == run_id,
+            r.prompt_position >= first,
+            r.prompt_position < stop,
+            status_in(r.status, "succeeded"),
         )
+        .order_by(r.prompt_position, r.contender_index)
     )
-    columns = [
-        "run_id",
-        "prompt_position",
-        "lo_response_id",
-        "hi_response_id",
-        "lo_contender",
-        "hi_contender",
-    ]
+    columns: tuple[list[int], ...] = ([], [], [], [], [])
+    for position, group in groupby(answers, key=lambda row: row[0]):
+        for (_, lo, lo_index), (_, hi, hi_index) in combinations(list(group), 2):
+            for column, value in zip(columns, (position, lo, hi, lo_index, hi_index), strict=True):
+                column.append(value)
+    if not columns[0]:
+        return 0
+    names = ("positions", "lo_ids", "hi_ids", "lo_contenders", "hi_contenders")
     result = await connection.execute(
-        pg_insert(slots).from_select(columns, pairs).on_conflict_do_nothing()
+        _insert_slots, {"run_id": run_id, **dict(zip(names, columns, strict=True))}
     )
     return int(result.rowcount)
 
