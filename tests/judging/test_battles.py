@@ -4,6 +4,7 @@ import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -97,15 +98,20 @@ async def test_the_pair_of_two_named_contenders(client: httpx.AsyncClient) -> No
 
 
 async def test_an_open_battle_holds_its_pair_until_it_expires(
-    make_settings: Callable[..., Settings],
+    make_settings: Callable[..., Settings], db_url: str
 ) -> None:
-    async with serve(make_settings(battle_ttl_s=0.1)) as client:
+    async with serve(make_settings(battle_ttl_s=42)) as client:
         run = await finished_run(client, ["one"], THREE[:2])
         first = await battle(client, run["id"])
+        (lasts,) = await fetch(db_url, "SELECT expires_at - created_at AS ttl FROM battles")
+        assert lasts["ttl"] == timedelta(seconds=42)
         busy = await client.post(f"/runs/{run['id']}/battles", headers=JSON)
         assert busy.status_code == 409
         assert "open battle" in busy.json()["detail"]
-        await asyncio.sleep(0.3)  # past the first battle's expiry, whatever the load
+
+        # 42 seconds later, as far as the database can tell.
+        for table, column in (("battles", "expires_at"), ("battle_slots", "busy_until")):
+            await fetch(db_url, f"UPDATE {table} SET {column} = {column} - interval '42 s'")
         second = await battle(client, run["id"])  # the pair is free again
         late = await vote(client, first["id"])
         assert late.status_code == 409
