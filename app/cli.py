@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from app.client.commands import register
+from app.client import commands, judging
 
 cli = typer.Typer(help="Compare language models side by side.", no_args_is_help=True)
 
@@ -73,7 +73,8 @@ def migrate() -> None:
         server.stop()
 
 
-register(cli)
+commands.register(cli)
+judging.register(cli)
 
 
 def _log_to_stderr() -> None:
