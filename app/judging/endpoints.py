@@ -44,7 +44,7 @@ VoterFilter = Annotated[
             "description": "The run has no free pair of succeeded answers to battle.",
             **problems(409)[409],
         },
-        **problems(404, 415, 422),
+        **problems(400, 404, 415, 422),
     },
 )
 async def create_battle(
@@ -67,7 +67,7 @@ async def create_battle(
             "description": "The battle has a vote already, or expired.",
             **problems(409)[409],
         },
-        **problems(404, 415, 422),
+        **problems(400, 404, 415, 422),
     },
 )
 async def vote_on_battle(battle_id: uuid.UUID, body: BattleVote, state: StateDep) -> VoteOut:
@@ -81,7 +81,7 @@ async def vote_on_battle(battle_id: uuid.UUID, body: BattleVote, state: StateDep
     summary="Record a verdict reached elsewhere",
     responses={
         201: {"description": "The vote, with the contender of each answer."},
-        **problems(415, 422),
+        **problems(400, 415, 422),
     },
 )
 async def vote_directly(body: DirectVote, state: StateDep) -> VoteOut:
@@ -102,7 +102,7 @@ async def vote_directly(body: DirectVote, state: StateDep) -> VoteOut:
             "description": "No pair of succeeded answers is left for this judge to judge.",
             **problems(409)[409],
         },
-        **problems(404, 415, 422),
+        **problems(400, 404, 415, 422),
     },
 )
 async def judge_run(
