@@ -16,7 +16,7 @@ from app.config import Settings
 from app.judging.verdicts import RUBRIC
 from tests.support.app import serve
 from tests.support.fakes.openai_server import FakeOpenAI
-from tests.support.judging import fetch, finished_run
+from tests.support.judging import JSON, fetch, finished_run
 
 JUDGE = "judge-gpt"
 CONTENDERS = [
@@ -285,3 +285,25 @@ async def test_the_rubric_is_shown_and_can_be_replaced(
     sent = [request.body["messages"][-1]["content"] for request in fake_openai.requests]
     assert all(p.startswith("Prefer the shorter answer.\n\n[User Question]") for p in sent)
     assert all(RUBRIC not in p for p in sent)
+
+
+async def test_deleting_a_judging_run_takes_its_votes_and_the_judged_run_everything(
+    judged: tuple[httpx.AsyncClient, dict[str, Any]], db_url: str
+) -> None:
+    client, run = judged
+    first = await judge_and_wait(client, run["id"], contenders=["ckpt-1", "ckpt-2"])
+    second = await judge_and_wait(client, run["id"], contenders=["ckpt-2", "ckpt-3"])
+    for judging in (first, second):
+        await client.get(f"/runs/{judging['id']}/judgements")  # its answers become votes
+    shown = await client.post(f"/runs/{run['id']}/battles", headers=JSON)
+    await client.post(f"/battles/{shown.json()['id']}/vote", json={"winner": "a"})
+    assert len(await fetch(db_url, "SELECT id FROM votes")) == 2 + 2 + 1
+
+    assert (await client.delete(f"/runs/{first['id']}")).status_code == 204
+    assert len(await fetch(db_url, "SELECT id FROM votes")) == 2 + 1
+    assert (await client.delete(f"/runs/{run['id']}")).status_code == 204
+    for table in ("votes", "judgements", "battles", "battle_slots", "battle_fills"):
+        assert await fetch(db_url, f"SELECT * FROM {table}") == [], table
+    left = (await client.get(f"/runs/{second['id']}")).json()
+    assert left["judges"] is None  # a run of the judge's answers, judging nothing now
+    assert (await client.get(f"/runs/{second['id']}/judgements")).status_code == 409
