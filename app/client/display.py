@@ -143,9 +143,15 @@ def battle_view(battle: dict[str, Any], number: int, width: int) -> list[Any]:
     prompt = battle["prompt"]
     key = f" ({escape(prompt['key'])})" if prompt["key"] else ""
     header = f"[bold]battle {number}[/bold] · prompt {prompt['index']}{key}"
-    answers = Table("A", "B", show_lines=True, expand=True)
-    answers.add_row(_cut(battle["a"]["output"], width), _cut(battle["b"]["output"], width))
+    answers = Table(show_lines=True, expand=True)
+    for side in ("A", "B"):
+        answers.add_column(side, ratio=1)  # as wide as each other, whatever they hold
+    answers.add_row(*(_answer(battle[side]["output"], width) for side in ("a", "b")))
     return [header, _cut(prompt["text"], width), answers]
+
+
+def _answer(text: str, width: int) -> str:
+    return _cut(text, width) if text.strip() else "[dim](empty)[/dim]"
 
 
 KEYS = {"a": "a", "b": "b", "t": "tie", "n": "both_bad"}
@@ -155,7 +161,8 @@ KEY_HELP = "a: A is better, b: B is better, t: tie, n: both bad, q: stop"
 def reveal_line(vote: dict[str, Any]) -> str:
     def side(name: str) -> str:
         answer = vote[name]
-        return f"{name.upper()} was {answer['label']} ({answer['model']})"
+        model = "" if answer["model"] == answer["label"] else f" ({answer['model']})"
+        return f"{name.upper()} was {answer['label']}{model}"
 
     return f"{side('a')}, {side('b')}; your vote: {vote['winner']}"
 
@@ -192,7 +199,8 @@ def leaderboard_view(board: dict[str, Any]) -> list[Any]:
             _interval(100 * w["ci_low"], 100 * w["ci_high"]) + "%",
             str(w["votes"]),
         )
-    notes = [f"{len(board['runs'])} runs; votes of: {board['voter']}"]
+    runs = len(board["runs"])
+    notes = [f"{runs} run{'' if runs == 1 else 's'}; votes of: {board['voter']}"]
     bias = board["position_bias"]
     if bias["share_a"] is not None:
         notes.append(
