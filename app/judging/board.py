@@ -9,14 +9,15 @@ position inconsistency and its agreement with people are measured on the two ord
 import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.tables import RunRow
+from app.domain import Winner
 from app.errors import NotFoundError
 from app.judging import judge
 from app.judging import judgements as store
@@ -88,7 +89,7 @@ def _compute(
         Vote(
             label(v.run_id, v.a_contender),
             label(v.run_id, v.b_contender),
-            v.winner,  # type: ignore[arg-type]
+            cast(Winner, v.winner),
             ranked_as(v.voter),
             item=f"{v.run_id}:{v.prompt_position}",
         )
@@ -117,7 +118,7 @@ def _compute(
     return LeaderboardOut.model_validate({"runs": runs, "voter": voter, **asdict(board)})
 
 
-def _orders_judged(verdicts: list[Verdict], label: Any) -> list[Vote]:
+def _orders_judged(verdicts: list[Verdict], label: Callable[[uuid.UUID, int], str]) -> list[Vote]:
     """Each order of the pairs a judge judged in both orders in one judging run."""
     pairs: defaultdict[tuple[uuid.UUID, frozenset[int]], list[Verdict]] = defaultdict(list)
     for v in verdicts:

@@ -216,3 +216,30 @@ async def test_concurrent_voting_never_loses_or_double_counts_a_vote(
     assert slots["n"] == 81
     board = (await client.get("/leaderboard", params={"run": run["id"], "bootstrap": 0})).json()
     assert sum(c["votes"] for c in board["contenders"]) == 2 * 81  # each vote counts for two
+
+
+async def test_answers_that_succeed_later_are_battled_before_second_votes(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    # Fails its first call for good (400); a retry of the run answers.
+    catalogue = echo_catalogue(
+        tmp_path, late={"options": {"fail_first_attempts": 1, "fail_status": 400}}
+    )
+    async with serve(make_settings(catalogue_file=catalogue)) as client:
+        run = await finished_run(client, ["one", "two"], [*THREE[:2], {"model": "late"}])
+        assert run["status"] == "partial"
+        seen: Counter[tuple[int, frozenset[str]]] = Counter()
+        for _ in range(2):
+            shown = await battle(client, run["id"])
+            seen[pair_of((await vote(client, shown["id"])).json())] += 1
+        assert set(seen) == {(p, frozenset(("plain", "inst"))) for p in (0, 1)}
+
+        retried = await client.post(f"/runs/{run['id']}/retry", headers=JSON)
+        assert retried.status_code == 202
+        finished = await client.get(f"/runs/{run['id']}", params={"wait": 30})
+        assert finished.json()["status"] == "succeeded"
+        for _ in range(4):
+            shown = await battle(client, run["id"])
+            seen[pair_of((await vote(client, shown["id"])).json())] += 1
+        assert len(seen) == 6
+        assert set(seen.values()) == {1}
