@@ -1,6 +1,7 @@
 """A model as judge, end to end against the fake OpenAI server: a judging run through the queue,
 both orders of each pair, strict verdicts, votes, and what is refused."""
 
+import asyncio
 import json
 import re
 import uuid
@@ -307,3 +308,19 @@ async def test_deleting_a_judging_run_takes_its_votes_and_the_judged_run_everyth
     left = (await client.get(f"/runs/{second['id']}")).json()
     assert left["judges"] is None  # a run of the judge's answers, judging nothing now
     assert (await client.get(f"/runs/{second['id']}/judgements")).status_code == 409
+
+
+async def test_readers_racing_to_read_the_judges_answers_count_each_pair_once(
+    judged: tuple[httpx.AsyncClient, dict[str, Any]], db_url: str
+) -> None:
+    client, run = judged
+    judging = await judge_and_wait(client, run["id"])
+    reads = [client.get(f"/runs/{judging['id']}/judgements") for _ in range(8)]
+    reads += [
+        client.get("/leaderboard", params={"run": run["id"], "bootstrap": 0}) for _ in range(8)
+    ]
+    answers = await asyncio.gather(*reads)
+    assert {response.status_code for response in answers} == {200}
+    votes = await fetch(db_url, "SELECT judgement_id FROM votes")
+    assert len(votes) == 6  # prompt 0's three pairs and prompt 1's, once each
+    assert len({v["judgement_id"] for v in votes}) == 6
