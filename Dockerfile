@@ -25,7 +25,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     LLM_COMPARE_HOST=0.0.0.0 \
     LLM_COMPARE_PORT=8000 \
-    LLM_COMPARE_DATA_DIR=/data
+    LLM_COMPARE_DATA_DIR=/data \
+    LLM_COMPARE_WORKERS=2
 # llama.cpp's threads need the OpenMP runtime.
 RUN if [ "$LOCAL_MODELS" = 1 ]; then \
       apt-get update && apt-get install -y --no-install-recommends libgomp1 \

@@ -3,6 +3,7 @@
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -115,7 +116,9 @@ class Settings(BaseSettings):
         "fails instead of being queued again.",
     )
     poll_interval_s: float = Field(
-        default=0.5, gt=0, description="How often an idle dispatcher looks for new work."
+        default=0.5,
+        gt=0,
+        description="How often an idle dispatcher looks for work anyway (notifications wake it).",
     )
     claim_batch_size: int = Field(default=256, ge=1, description="Pairs claimed per query.")
     write_batch_size: int = Field(default=512, ge=1, description="Results written per query.")
@@ -160,7 +163,18 @@ class Settings(BaseSettings):
     # Server
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="Service processes `llm-compare serve` runs on its one port, each with its "
+        "own dispatcher, sharing the database (and the embedded one, started once).",
+    )
     log_level: str = "info"
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`json`: one JSON object per line, with `run_id` and `response_id` where "
+        "there is one.",
+    )
     allowed_hosts: str | None = Field(
         default=None,
         description="Host names the API answers to, comma-separated (`*`: any). Unset: the "
@@ -202,6 +216,15 @@ class Settings(BaseSettings):
         if problem := endpoint_problem(value, key):
             raise ValueError(problem)
         return value
+
+
+def set_environment(**values: object) -> None:
+    """Set `LLM_COMPARE_<NAME>` for the given settings that are not None and forget the
+    settings read so far: how `llm-compare serve` hands its options to every process it runs."""
+    for name, value in values.items():
+        if value is not None:
+            os.environ[f"LLM_COMPARE_{name.upper()}"] = str(value)
+    get_settings.cache_clear()
 
 
 @lru_cache

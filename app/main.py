@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
+from app import logs
 from app.adapters.registry import AdapterRegistry
 from app.catalogue import endpoints as catalogue_endpoints
 from app.catalogue.service import Catalogue
@@ -17,14 +18,18 @@ from app.db.embedded import EmbeddedPostgres
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrate import upgrade_to_head
 from app.dispatch.dispatcher import Dispatcher
-from app.dispatch.news import RunFinishedSignal
+from app.dispatch.news import RunNews
+from app.dispatch.notifications import Listener
 from app.errors import install_problem_handlers
 from app.judging import endpoints as judging_endpoints
 from app.ops import endpoints as ops_endpoints
 from app.runs import endpoints as runs_endpoints
 from app.server.guards import JsonOnly, TrustedHost, allowed_hosts
 from app.server.limits import BodySizeLimit
+from app.server.shutdown import stop_on_signal
 from app.state import ServiceState
+from app.web.docs import install_docs
+from app.web.endpoints import install_pages
 
 log = logging.getLogger(__name__)
 
@@ -77,32 +82,42 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         adapters = AdapterRegistry(settings, catalogue.concurrency)
         stack.push_async_callback(adapters.aclose)
         sessions = create_sessionmaker(engine)
-        finished = RunFinishedSignal()
+        news = RunNews()
         dispatcher = None
         if settings.dispatcher_enabled:
             # A pool of its own: API requests that exhaust theirs must not stop its writes.
             dispatch_engine = create_engine(url, settings.dispatch_pool_size, max_overflow=0)
             stack.push_async_callback(dispatch_engine.dispose)
-            dispatcher = Dispatcher(dispatch_engine, catalogue, adapters, settings, finished)
+            dispatcher = Dispatcher(dispatch_engine, catalogue, adapters, settings, news)
             await dispatcher.start()
             stack.push_async_callback(dispatcher.stop)
-        service = ServiceState(settings, engine, sessions, catalogue, finished, dispatcher)
+        listener = Listener(url, news, dispatcher.wake if dispatcher else lambda: None)
+        listener.start()
+        stack.push_async_callback(listener.stop)
+        service = ServiceState(settings, engine, sessions, catalogue, news, dispatcher)
         stack.callback(service.begin_shutdown)  # first thing on the way out
+        if app.state.handle_signals:
+            stack.callback(stop_on_signal(service.begin_shutdown, settings.shutdown_grace_s))
         app.state.service = service
         _settle_heap()
         log.info("llm-compare ready: %d models in the catalogue", len(list(catalogue)))
         yield
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, handle_signals: bool = False) -> FastAPI:
+    """The app. `handle_signals`: SIGTERM and SIGINT begin its shutdown at once and a watchdog
+    bounds it (for a served app; tests drive the lifespan themselves)."""
     settings = settings or get_settings()
     app = FastAPI(
         title="llm-compare",
         version=importlib.metadata.version("llm-compare"),
         description=DESCRIPTION,
         lifespan=_lifespan,
+        docs_url=None,  # served by install_docs, on local assets
+        redoc_url=None,
     )
     app.state.settings = settings
+    app.state.handle_signals = handle_signals
     install_problem_handlers(app)
     # The last added runs first: the Host is checked before anything else.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -116,4 +131,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         judging_endpoints.router,
     ):
         app.include_router(router)
+    install_pages(app)
+    install_docs(app)
     return app
+
+
+def served_app() -> FastAPI:
+    """The app `llm-compare serve` runs in each of its processes, from the environment."""
+    settings = get_settings()
+    logs.configure(settings.log_level, settings.log_format)
+    return create_app(settings, handle_signals=True)

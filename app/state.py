@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.catalogue.service import Catalogue
 from app.config import Settings
 from app.dispatch.dispatcher import Dispatcher
-from app.dispatch.news import RunFinishedSignal
+from app.dispatch.news import RunNews
 
 
 @dataclass
@@ -20,13 +20,13 @@ class ServiceState:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     catalogue: Catalogue
-    finished: RunFinishedSignal
+    news: RunNews
     dispatcher: Dispatcher | None
 
     def begin_shutdown(self) -> None:
         """The service was asked to stop: waiting requests and progress streams answer now,
         and the dispatcher stops claiming while its calls in flight finish."""
-        self.finished.close()
+        self.news.close()
         if self.dispatcher is not None:
             self.dispatcher.begin_stop()
 

@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from app.config import env_key
+from app.adapters.base import Adapter
+from app.config import Settings, env_key
 from app.domain import ModelSpec
 
 
@@ -72,3 +73,22 @@ def provider_key(spec: ModelSpec, global_key: GlobalKey | None) -> ProviderKey:
             f"({global_key.variable} is only sent to {global_key.url_variable})",
         )
     return ProviderKey("")  # its own server (vLLM, llama.cpp, Ollama) may want none
+
+
+class KeyedAdapter(Adapter):
+    """An adapter for a hosted provider with a global key (OPENAI_API_KEY, LAMINI_API_KEY):
+    models send their own key or that one, and cannot be called while they have none."""
+
+    @classmethod
+    def global_key(cls, settings: Settings) -> GlobalKey:
+        """The provider's global key and the endpoint it belongs to."""
+        raise NotImplementedError
+
+    @classmethod
+    def key(cls, spec: ModelSpec, settings: Settings) -> ProviderKey:
+        """The key this model's calls send."""
+        return provider_key(spec, cls.global_key(settings))
+
+    @classmethod
+    def unavailable_reason(cls, spec: ModelSpec, settings: Settings) -> str | None:
+        return cls.key(spec, settings).missing

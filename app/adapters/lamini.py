@@ -13,14 +13,13 @@ import aiohttp
 from pydantic import BaseModel, ValidationError
 
 from app.adapters.base import (
-    Adapter,
     Generation,
     GenerationRequest,
     ProviderError,
     is_transient_status,
 )
 from app.adapters.http import JsonHttpClient, read_error_message
-from app.adapters.keys import GlobalKey, ProviderKey, provider_key
+from app.adapters.keys import GlobalKey, KeyedAdapter
 from app.config import Settings
 from app.domain import FinishReason, ModelSpec
 
@@ -51,17 +50,17 @@ async def read_sdk_error_message(response: aiohttp.ClientResponse) -> str:
     return await read_error_message(response)  # a status the SDK does not call an error
 
 
-class LaminiAdapter(Adapter):
+class LaminiAdapter(KeyedAdapter):
     """Text prompts only: Lamini's completions API takes no chat messages."""
 
     kind = "lamini"
     text_only = True
 
     @classmethod
-    def key(cls, spec: ModelSpec, settings: Settings) -> ProviderKey:
-        """The key this model's calls send: LAMINI_API_KEY only to LAMINI_API_URL; a model
-        with its own base_url must name its own (Lamini's API always wants one)."""
-        global_key = GlobalKey(
+    def global_key(cls, settings: Settings) -> GlobalKey:
+        """LAMINI_API_KEY, sent only to LAMINI_API_URL; a model with its own base_url must
+        name its own key (Lamini's API always wants one)."""
+        return GlobalKey(
             provider="Lamini",
             variable="LAMINI_API_KEY",
             url=settings.lamini_api_url,
@@ -69,11 +68,6 @@ class LaminiAdapter(Adapter):
             url_variable="LAMINI_API_URL",
             own_url_needs_key=True,
         )
-        return provider_key(spec, global_key)
-
-    @classmethod
-    def unavailable_reason(cls, spec: ModelSpec, settings: Settings) -> str | None:
-        return cls.key(spec, settings).missing
 
     def __init__(self, spec: ModelSpec, settings: Settings, concurrency: int) -> None:
         # Imported here, not at the top: the SDK pulls in pandas, a second or two, and the

@@ -4,9 +4,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.adapters.base import Adapter, Generation, GenerationRequest, ProviderError
+from app.adapters.base import Generation, GenerationRequest, ProviderError
 from app.adapters.http import JsonHttpClient
-from app.adapters.keys import GlobalKey, ProviderKey, provider_key
+from app.adapters.keys import GlobalKey, KeyedAdapter
 from app.adapters.options import parse_options
 from app.config import Settings
 from app.domain import FinishReason, GenerationParams, ModelSpec
@@ -87,16 +87,16 @@ def generation_from(data: Any, chat: bool, source: str) -> Generation:
     )
 
 
-class OpenAIAdapter(Adapter):
+class OpenAIAdapter(KeyedAdapter):
     """Chat messages go to /chat/completions; text prompts too unless `options.api` says."""
 
     kind = "openai"
     options = OpenAIOptions
 
     @classmethod
-    def key(cls, spec: ModelSpec, settings: Settings) -> ProviderKey:
-        """The key this model's calls send: OPENAI_API_KEY only to OPENAI_BASE_URL."""
-        global_key = GlobalKey(
+    def global_key(cls, settings: Settings) -> GlobalKey:
+        """OPENAI_API_KEY, sent only to OPENAI_BASE_URL."""
+        return GlobalKey(
             provider="OpenAI",
             variable="OPENAI_API_KEY",
             url=settings.openai_base_url,
@@ -104,11 +104,6 @@ class OpenAIAdapter(Adapter):
             url_variable="OPENAI_BASE_URL",
             own_url_needs_key=False,
         )
-        return provider_key(spec, global_key)
-
-    @classmethod
-    def unavailable_reason(cls, spec: ModelSpec, settings: Settings) -> str | None:
-        return cls.key(spec, settings).missing
 
     def __init__(self, spec: ModelSpec, settings: Settings, concurrency: int) -> None:
         self._options = parse_options(OpenAIOptions, spec)

@@ -5,9 +5,7 @@ before anything is sent, once to stream the request body. Neither pass holds mor
 prompt; stdin is spooled to a temporary file so it can be read twice.
 """
 
-import csv
 import hashlib
-import json
 import shutil
 import sys
 import tempfile
@@ -18,25 +16,15 @@ from typing import Any, BinaryIO, Literal
 
 import orjson
 
+from app.prompt_files import FileFormat, InputError, Prompt, detect_format, read_prompts
+
 InputFormat = Literal["auto", "jsonl", "csv", "text"]
-_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 
-
-class InputError(ValueError):
-    """The prompt file cannot be used; the message names the file and the line or column."""
-
-
-@dataclass(frozen=True)
-class Prompt:
-    text: str
-    key: str | None = None
-
-    def as_json(self) -> dict[str, str]:
-        return {"text": self.text} if self.key is None else {"text": self.text, "key": self.key}
+__all__ = ["InputError", "InputFormat", "Prompt", "PromptFile", "Submission"]
 
 
 class PromptFile:
-    """A prompt file ready to be read any number of times."""
+    """A prompt file ready to be read any number of times (the rules: app/prompt_files.py)."""
 
     def __init__(self, path: str, fmt: InputFormat = "auto") -> None:
         self.name = "<stdin>" if path == "-" else path
@@ -50,7 +38,7 @@ class PromptFile:
             self._path = Path(path)
             if not self._path.is_file():
                 raise InputError(f"{path}: no such file")
-        self.format = fmt if fmt != "auto" else self._detect()
+        self.format: FileFormat = self._detect() if fmt == "auto" else fmt
 
     def _open(self) -> BinaryIO:
         if self._spool is not None:
@@ -60,98 +48,15 @@ class PromptFile:
         assert self._path is not None
         return self._path.open("rb")
 
-    def _detect(self) -> str:
-        if self._path is not None and self._path.suffix.lower() in _SUFFIXES:
-            return _SUFFIXES[self._path.suffix.lower()]
+    def _detect(self) -> FileFormat:
         with self._open() as stream:
-            start = stream.read(4096).lstrip()
-        return "jsonl" if start.startswith(b"{") else "text"
+            start = stream.read(4096)
+        return detect_format("" if self._path is None else self._path.name, start)
 
     def __iter__(self) -> Iterator[Prompt]:
         """Every prompt in order; `InputError` at the first line that is not usable."""
         with self._open() as stream:
-            lines = self._lines(stream)
-            if self.format == "jsonl":
-                yield from self._jsonl(lines)
-            elif self.format == "csv":
-                yield from self._csv(lines)
-            else:
-                yield from self._text(lines)
-
-    def _lines(self, stream: BinaryIO) -> Iterator[tuple[int, str]]:
-        for number, raw in enumerate(stream, start=1):
-            if b"\x00" in raw:
-                raise InputError(f"{self.name}:{number}: a NUL byte: this is not a text file")
-            try:
-                yield number, raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError(
-                    f"{self.name}:{number}: not UTF-8 text (byte {raw[exc.start]:#04x} "
-                    f"at column {exc.start + 1})"
-                ) from None
-
-    def _error(self, number: int, message: str) -> InputError:
-        return InputError(f"{self.name}:{number}: {message}")
-
-    def _text(self, lines: Iterator[tuple[int, str]]) -> Iterator[Prompt]:
-        for _, line in lines:
-            text = line.rstrip("\r\n")
-            if text.strip():
-                yield Prompt(text)
-
-    def _jsonl(self, lines: Iterator[tuple[int, str]]) -> Iterator[Prompt]:
-        for number, line in lines:
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise self._error(
-                    number, f"invalid JSON: {exc.msg} at column {exc.colno}"
-                ) from None
-            if isinstance(item, str):
-                item = {"text": item}
-            if not isinstance(item, dict):
-                raise self._error(number, 'expected an object like {"text": "...", "key": "..."}')
-            text, key = item.get("text"), item.get("key")
-            if not isinstance(text, str):
-                found = ", ".join(item) or "none"
-                raise self._error(number, f'no "text" string (fields: {found})')
-            if key is not None and not isinstance(key, str | int):
-                raise self._error(number, '"key" must be a string')
-            yield self._prompt(number, text, None if key is None else str(key))
-
-    def _csv(self, lines: Iterator[tuple[int, str]]) -> Iterator[Prompt]:
-        texts = (line for _, line in lines)
-        reader = csv.reader(texts)
-        try:
-            header = next(reader, None)
-            if header is None:
-                raise InputError(
-                    f"{self.name}: empty file; expected a header with a `prompt` column"
-                )
-            columns = [c.strip().lower() for c in header]
-            if "prompt" not in columns:
-                raise InputError(
-                    f"{self.name}:1: no `prompt` column (columns: {', '.join(header) or 'none'})"
-                )
-            at, key_at = columns.index("prompt"), columns.index("key") if "key" in columns else None
-            for row in reader:
-                if not any(cell.strip() for cell in row):
-                    continue
-                if len(row) != len(header):
-                    raise self._error(
-                        reader.line_num, f"{len(row)} columns; the header has {len(header)}"
-                    )
-                key = row[key_at] if key_at is not None and row[key_at] else None
-                yield self._prompt(reader.line_num, row[at], key, column="prompt")
-        except csv.Error as exc:
-            raise self._error(reader.line_num, f"not valid CSV: {exc}") from None
-
-    def _prompt(self, number: int, text: str, key: str | None, column: str = "text") -> Prompt:
-        if not text.strip():
-            raise self._error(number, f"the `{column}` is empty")
-        return Prompt(text, key)
+            yield from read_prompts(self.name, self.format, stream)
 
 
 @dataclass(frozen=True)

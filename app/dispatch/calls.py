@@ -66,6 +66,7 @@ class ModelCaller:
                 "latency_ms": round(latency_s * 1000, 3),
             }
         except ProviderError as exc:
+            log.warning("pair failed: %s", exc)
             fields = {"status": "failed", "error": str(exc)}
         except Exception as exc:
             log.exception("pair %s failed unexpectedly", job.id)

@@ -14,13 +14,14 @@ from collections import OrderedDict, defaultdict, deque
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import metrics
+from app import logs, metrics
 from app.adapters.registry import AdapterRegistry
 from app.catalogue.service import Catalogue
 from app.config import Settings
 from app.dispatch import queue
 from app.dispatch.calls import ModelCaller
-from app.dispatch.news import RunFinishedSignal
+from app.dispatch.news import RunNews
+from app.dispatch.notifications import notify_runs
 from app.dispatch.queue import CallMade, Job, Outcome
 from app.dispatch.writer import ResultWriter
 from app.domain import Contender, ModelSpec
@@ -42,14 +43,14 @@ class Dispatcher:
         catalogue: Catalogue,
         adapters: AdapterRegistry,
         settings: Settings,
-        finished: RunFinishedSignal,
+        news: RunNews,
     ) -> None:
         self._engine = engine
         self._catalogue = catalogue
         self._settings = settings
-        self._finished = finished
+        self._news = news
         self._caller = ModelCaller(adapters, settings)
-        self._writer = ResultWriter(engine, settings, finished)
+        self._writer = ResultWriter(engine, settings, news)
         self._specs = {spec.name: spec for spec in catalogue}
         self._in_flight: dict[str, int] = defaultdict(int)
         # Claimed pairs waiting for a free slot, so a finished call starts the next at once
@@ -234,6 +235,8 @@ class Dispatcher:
         task.add_done_callback(self._pairs.discard)
 
     async def _run_pair(self, spec: ModelSpec, contender: Contender, job: Job) -> None:
+        logs.RUN_ID.set(str(job.run_id))  # this task's own context: its log lines say so
+        logs.RESPONSE_ID.set(job.id)
         # A retry is counted before its backoff, so it is stored before it is made.
         retried = CallMade(job.id, job.lease_token)
         try:
@@ -263,12 +266,13 @@ class Dispatcher:
                         connection, self._settings.max_lost_leases
                     )
                     ended = await queue.finish_runs(connection, abandoned) if abandoned else []
+                    await notify_runs(connection, finished=ended)
                     waiting = {job.run_id for ready in self._ready.values() for job, _ in ready}
                     if waiting:
                         # Cancelled through another process: drop their pairs here too.
                         self.drop_cancelled(
                             set(await queue.cancelled_among(connection, list(waiting)))
                         )
-                self._finished.announce(ended)
+                self._news.finished(ended)
             except Exception:
                 log.exception("renewing leases failed; trying again")

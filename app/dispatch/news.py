@@ -1,45 +1,60 @@
-"""In-process news that runs finished, so `?wait=` answers at once instead of on its next poll.
+"""News of runs in this process: a run advanced (answers were written) or finished, so
+`?wait=` and progress streams answer at once instead of on their next poll.
 
-No lock is shared between the announcer (the dispatcher) and the waiters (requests, progress
-streams, which clients cancel at any moment): each announcement sets the current `Event` and
-puts a fresh one in its place. Setting an event never blocks, and a cancelled waiter leaves
-nothing behind, so no waiter can ever stop the dispatcher.
+News comes from this process's dispatcher and, through PostgreSQL notifications, from every
+other process's (app/dispatch/notifications.py). No lock is shared between the announcer and
+the waiters (requests and progress streams, which clients cancel at any moment): a waiter takes
+the `Event` of the run it follows, an announcement sets it and forgets it. Setting an event
+never blocks, and a cancelled waiter leaves nothing behind (the events are held weakly), so no
+waiter can ever stop the dispatcher.
 """
 
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Collection
+from collections.abc import Iterable
+from weakref import WeakValueDictionary
 
 
-class RunFinishedSignal:
-    """Wakes everyone waiting when this process finishes runs; waiters re-check the database."""
-
+class RunNews:
     def __init__(self) -> None:
-        self._news = asyncio.Event()
+        self._progress: WeakValueDictionary[uuid.UUID, asyncio.Event] = WeakValueDictionary()
+        self._finish: WeakValueDictionary[uuid.UUID, asyncio.Event] = WeakValueDictionary()
         self._closing = asyncio.Event()
 
-    def announce(self, run_ids: Collection[uuid.UUID]) -> None:
-        if run_ids:
-            self._wake()
+    def on_progress(self, run_id: uuid.UUID) -> asyncio.Event:
+        """Set when the run advances or finishes. Take it before reading the database, then
+        wait on it, so news between the read and the wait is not missed."""
+        return self._progress.setdefault(run_id, asyncio.Event())
+
+    def on_finish(self, run_id: uuid.UUID) -> asyncio.Event:
+        """Set when the run finishes (or the service stops)."""
+        return self._finish.setdefault(run_id, asyncio.Event())
+
+    def progressed(self, run_ids: Iterable[uuid.UUID]) -> None:
+        for run_id in run_ids:
+            _set(self._progress.pop(run_id, None))
+
+    def finished(self, run_ids: Iterable[uuid.UUID]) -> None:
+        for run_id in run_ids:
+            _set(self._progress.pop(run_id, None))
+            _set(self._finish.pop(run_id, None))
+
+    def wake_all(self) -> None:
+        """Every waiter looks again: news may have been missed (a lost notification link)."""
+        for events in (self._progress, self._finish):
+            for event in list(events.values()):
+                event.set()
+            events.clear()
 
     def close(self) -> None:
         """The service is stopping: waiters return now with what they have."""
         self._closing.set()
-        self._wake()
-
-    def _wake(self) -> None:
-        news, self._news = self._news, asyncio.Event()
-        news.set()
+        self.wake_all()
 
     @property
     def closing(self) -> bool:
         return self._closing.is_set()
-
-    def next(self) -> asyncio.Event:
-        """The event the next announcement sets. Take it before reading the database, then
-        wait on it, so news between the read and the wait is not missed."""
-        return self._news
 
     @staticmethod
     async def wait(news: asyncio.Event, timeout: float) -> None:
@@ -47,3 +62,8 @@ class RunFinishedSignal:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await news.wait()
+
+
+def _set(event: asyncio.Event | None) -> None:
+    if event is not None:
+        event.set()

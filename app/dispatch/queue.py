@@ -26,6 +26,7 @@ from sqlalchemy import Table, any_, bindparam, case, exists, func, literal, sele
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.tables import ResponseRow, RunRow, status_in
+from app.dispatch.notifications import notify_work
 from app.domain import PENDING_STATUSES
 
 responses: Table = ResponseRow.__table__  # type: ignore[assignment]
@@ -137,6 +138,7 @@ async def release(
     """Put pairs this process will not finish back in the queue at once (clean shutdown);
     `uncalled` are those never called, whose claim counted a call too many."""
     if tokens:
+        await notify_work(connection)
         await connection.execute(
             update(responses)
             .where(r.lease_token.in_(tokens), status_in(r.status, "running"))
@@ -171,7 +173,10 @@ async def requeue_expired(connection: AsyncConnection, max_lost_leases: int) -> 
         )
         .returning(r.run_id, r.status)
     )
-    return [run_id for run_id, status in result if status == "failed"]
+    statuses = list(result)
+    if any(status == "queued" for _, status in statuses):
+        await notify_work(connection)
+    return [run_id for run_id, status in statuses if status == "failed"]
 
 
 _record = (

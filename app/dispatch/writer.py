@@ -1,5 +1,6 @@
 """Writing what pairs ended with, in batches: one transaction writes a batch of outcomes and
-retry counts, then ends the runs that have nothing left, and announces them in this process."""
+retry counts, ends the runs that have nothing left, and tells every process which runs
+advanced and which finished."""
 
 import asyncio
 import logging
@@ -12,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app import metrics
 from app.config import Settings
 from app.dispatch import queue
-from app.dispatch.news import RunFinishedSignal
+from app.dispatch.news import RunNews
+from app.dispatch.notifications import notify_runs
 from app.dispatch.queue import CallMade, Outcome
 
 log = logging.getLogger(__name__)
@@ -25,10 +27,10 @@ class ResultWriter:
     leases must be renewed, and released on a clean stop.
     """
 
-    def __init__(self, engine: AsyncEngine, settings: Settings, finished: RunFinishedSignal):
+    def __init__(self, engine: AsyncEngine, settings: Settings, news: RunNews):
         self._engine = engine
         self._settings = settings
-        self._finished = finished
+        self._news = news
         self._items: asyncio.Queue[Outcome | CallMade | None] = asyncio.Queue()
         self._unwritten: Counter[uuid.UUID] = Counter()
         self._writing_since: float | None = None  # when the batch being written arrived
@@ -82,11 +84,13 @@ class ResultWriter:
     async def _flush(self, batch: list[Outcome | CallMade]) -> None:
         outcomes = [item for item in batch if isinstance(item, Outcome)]
         calls = [item for item in batch if isinstance(item, CallMade)]
+        touched = list({o.run_id for o in outcomes})
         while True:
             try:
                 async with self._engine.begin() as connection:
                     await queue.record(connection, outcomes, calls)
-                    ended = await queue.finish_runs(connection, list({o.run_id for o in outcomes}))
+                    ended = await queue.finish_runs(connection, touched)
+                    await notify_runs(connection, progressed=touched, finished=ended)
                 break
             except Exception:
                 # Keep the answers: the leases are renewed meanwhile, so no one else takes them.
@@ -97,4 +101,5 @@ class ResultWriter:
             if self._unwritten[outcome.lease_token] <= 0:
                 del self._unwritten[outcome.lease_token]
             metrics.PAIRS_FINISHED.labels(outcome.status).inc()
-        self._finished.announce(ended)
+        self._news.progressed(touched)
+        self._news.finished(ended)

@@ -13,6 +13,7 @@ from app.catalogue.service import Catalogue
 from app.config import Settings
 from app.db.engine import transaction
 from app.db.tables import RunRow
+from app.dispatch.notifications import notify_work
 from app.domain import Contender, GenerationParams
 from app.errors import InvalidFieldError
 from app.runs import repository as runs_repo
@@ -206,4 +207,5 @@ async def store_run(
         for j, c in enumerate(contenders)
     ]
     await runs_repo.insert_run(session, run, prompt_rows, response_rows)
+    await notify_work(session)
     return run

@@ -4,10 +4,11 @@ exports, cancels, retries and deletes them. Thin: each route parses, calls a ser
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Query, Response, status
 from fastapi.responses import StreamingResponse
 from sse_starlette import EventSourceResponse
 
+from app import logs
 from app.domain import FINISHED_STATUSES, ResponseStatus, RunStatus
 from app.errors import problems
 from app.fields import Count, Cursor, IdempotencyKey, Name, SearchText, TagFilter, Timestamp
@@ -18,6 +19,15 @@ from app.runs.progress import run_events, wait_for_run
 from app.runs.repository import RunFilters
 from app.runs.schemas import CompareRequest, RunDetail, RunPage, RunSummary
 from app.state import SessionDep, StateDep
+
+
+async def _run_id(run_id: uuid.UUID) -> uuid.UUID:
+    # Async, so it runs in the request's own task and context, not in a worker thread.
+    logs.RUN_ID.set(str(run_id))  # every log line of this request names the run
+    return run_id
+
+
+RunId = Annotated[uuid.UUID, Depends(_run_id)]
 
 compare_router = APIRouter(tags=["compare"])
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -123,7 +133,7 @@ async def list_runs(
     responses=problems(404, 422),
 )
 async def get_run(
-    run_id: uuid.UUID,
+    run_id: RunId,
     session: SessionDep,
     state: StateDep,
     wait: Annotated[
@@ -154,7 +164,7 @@ async def get_run(
         **problems(404, 422),
     },
 )
-async def run_events_stream(run_id: uuid.UUID, session: SessionDep, state: StateDep) -> Any:
+async def run_events_stream(run_id: RunId, session: SessionDep, state: StateDep) -> Any:
     first = await service.get_summary(session, run_id)
     await session.close()  # the stream may last hours; it reads on sessions of its own
     return EventSourceResponse(run_events(state, first), ping=15)
@@ -175,7 +185,7 @@ async def run_events_stream(run_id: uuid.UUID, session: SessionDep, state: State
     },
 )
 async def export_responses(
-    run_id: uuid.UUID,
+    run_id: RunId,
     session: SessionDep,
     state: StateDep,
     format: Annotated[export.ExportFormat, Query(description="`jsonl` or `csv`.")] = "jsonl",
@@ -204,7 +214,7 @@ async def export_responses(
     },
 )
 async def cancel_run(
-    run_id: uuid.UUID, session: SessionDep, state: StateDep, response: Response
+    run_id: RunId, session: SessionDep, state: StateDep, response: Response
 ) -> RunSummary:
     """Queued pairs are cancelled at once; pairs already sent finish (their answers are kept),
     then the run ends `cancelled`. Cancelling a cancelled run changes nothing."""
@@ -227,7 +237,7 @@ async def cancel_run(
     },
 )
 async def retry_run(
-    run_id: uuid.UUID, session: SessionDep, state: StateDep, response: Response
+    run_id: RunId, session: SessionDep, state: StateDep, response: Response
 ) -> RunSummary:
     """Only failed pairs are sent again; answers already given are kept."""
     if not await service.retry(state, run_id):
@@ -242,7 +252,7 @@ async def retry_run(
     summary="Delete a finished run",
     responses=problems(404, 409, 422),
 )
-async def delete_run(run_id: uuid.UUID, state: StateDep) -> None:
+async def delete_run(run_id: RunId, state: StateDep) -> None:
     """Removes the run with its prompts and responses. A run still going must be cancelled
     first."""
     await service.delete_run(state, run_id)

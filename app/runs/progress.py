@@ -1,6 +1,6 @@
 """Following a run: waiting for it to finish (`?wait=`), and its progress as server-sent
-events. News of runs finished in this process wakes both at once; runs finished by other
-processes are only seen by polling."""
+events. News of the run (app/dispatch/news.py), from this process or through PostgreSQL
+notifications from any other, wakes both at once; polling is the fallback for news missed."""
 
 import asyncio
 import uuid
@@ -13,7 +13,9 @@ from app.runs import service
 from app.runs.schemas import RunSummary
 from app.state import ServiceState
 
-_POLL_S = 0.5
+_POLL_S = 2.0
+# A progress stream reads the run at most this often, however often it advances.
+_PROGRESS_EVERY_S = 0.25
 
 
 async def wait_for_run(state: ServiceState, run_id: uuid.UUID, timeout: float) -> RunSummary:
@@ -22,13 +24,13 @@ async def wait_for_run(state: ServiceState, run_id: uuid.UUID, timeout: float) -
     timeout = min(timeout, state.settings.max_wait_s)
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        news = state.finished.next()
+        news = state.news.on_finish(run_id)
         async with state.sessions() as session:
             summary = await service.get_summary(session, run_id)
         remaining = deadline - asyncio.get_running_loop().time()
-        if summary.status in FINISHED_STATUSES or remaining <= 0 or state.finished.closing:
+        if summary.status in FINISHED_STATUSES or remaining <= 0 or state.news.closing:
             return summary
-        await state.finished.wait(news, min(remaining, _POLL_S))
+        await state.news.wait(news, min(remaining, _POLL_S))
 
 
 async def run_events(
@@ -38,7 +40,7 @@ async def run_events(
     with its final summary. Each event's data is the run summary as JSON. The stream also
     ends, with no `end` event, when the service stops; clients reconnect."""
     summary, sent = first, None
-    news = state.finished.next()
+    news = state.news.on_progress(first.id)
     while True:
         if summary.status in FINISHED_STATUSES:
             yield ServerSentEvent(summary.model_dump_json(), event="end")
@@ -46,9 +48,10 @@ async def run_events(
         if summary != sent:
             yield ServerSentEvent(summary.model_dump_json(), event="progress")
             sent = summary
-        if state.finished.closing:
+        if state.news.closing:
             return
-        await state.finished.wait(news, poll_s)
-        news = state.finished.next()
+        await asyncio.sleep(_PROGRESS_EVERY_S)
+        await state.news.wait(news, poll_s)
+        news = state.news.on_progress(first.id)
         async with state.sessions() as session:
             summary = await service.get_summary(session, first.id)

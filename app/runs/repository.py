@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db.tables import PromptRow, ResponseRow, RunRow, search_vector
+from app.dispatch.notifications import notify_runs, notify_work
 from app.dispatch.queue import finish_runs
 from app.domain import FINISHED_STATUSES, PENDING_STATUSES
 from app.fields import INT4_MAX
@@ -204,7 +205,8 @@ async def cancel(connection: AsyncConnection, run_id: uuid.UUID) -> int:
         )
         .values(cancel_requested_at=func.now())
     )
-    await finish_runs(connection, [run_id])
+    ended = await finish_runs(connection, [run_id])
+    await notify_runs(connection, progressed=[run_id], finished=ended)
     return int(result.rowcount)
 
 
@@ -236,6 +238,7 @@ async def retry_failed(connection: AsyncConnection, run_id: uuid.UUID) -> int:
                 cancel_requested_at=None,
             )
         )
+        await notify_work(connection)
     return int(result.rowcount)
 
 

@@ -203,7 +203,7 @@ async def cancel(state: ServiceState, run_id: uuid.UUID) -> None:
     await in_transaction(state.engine, work)
     if state.dispatcher is not None:
         state.dispatcher.drop_cancelled({run_id})
-    state.finished.announce([run_id])
+    state.news.progressed([run_id])
 
 
 async def retry(state: ServiceState, run_id: uuid.UUID) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from app.config import Settings
+from app.config import get_settings
 
 
 class TimedHttpProtocol(HttpToolsProtocol):
@@ -20,11 +20,13 @@ class TimedHttpProtocol(HttpToolsProtocol):
     connection opened or its previous response ended, or which sends nothing of the body its
     request announced for `body_timeout_s`."""
 
-    header_timeout_s = 10.0
-    body_timeout_s = 30.0
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Read here, not bound into a class made at start-up: uvicorn's worker processes get
+        # this class by name, and each reads the same environment.
+        settings = get_settings()
+        self.header_timeout_s = settings.header_timeout_s
+        self.body_timeout_s = settings.body_timeout_s
         self._deadline: asyncio.TimerHandle | None = None
 
     def _close_after(self, seconds: float | None) -> None:
@@ -74,13 +76,3 @@ class TimedHttpProtocol(HttpToolsProtocol):
         super().on_response_complete()
         if next_head_pending and not self.transport.is_closing():
             self._close_after(self.header_timeout_s)
-
-
-def timed_protocol(settings: Settings) -> type[asyncio.Protocol]:
-    """The protocol class for uvicorn's `http=`, with the configured timeouts."""
-
-    class ConfiguredHttpProtocol(TimedHttpProtocol):
-        header_timeout_s = settings.header_timeout_s
-        body_timeout_s = settings.body_timeout_s
-
-    return ConfiguredHttpProtocol

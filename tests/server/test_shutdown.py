@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
-from app.server.graceful import SHUTDOWN_MARGIN_S
+from app.server.shutdown import SHUTDOWN_MARGIN_S
 from tests.support.service_process import ServiceProcess
 
 # Starts service processes, loads real models or works through a lot: `-m 'not slow'` skips it.

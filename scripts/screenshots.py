@@ -1,0 +1,88 @@
+"""Screenshots of the pages, for the README: `python -m scripts.screenshots` from the root.
+
+Starts `llm-compare serve` (on DATABASE_URL if set, else its embedded PostgreSQL in a
+temporary directory) with the default catalogue, whose keyless echo models answer; fills it
+with a small demo (a finished run with truncated answers and an answer holding markup, shown
+as text; a run still going); and writes docs/screenshots/PAGE-WIDTH.png at 1280 and 390 px
+with Debian's Chromium (`apt-get install -y chromium`).
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Page, sync_playwright
+
+from tests.support.browser import NARROW, WIDE, launch
+from tests.support.service_process import ServiceProcess
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+
+DEMO = {
+    "name": "dog training, three templates",
+    "tags": {"demo": "screenshots"},
+    "prompts": [
+        "Tell me how to train my dog to sit",
+        "What do you think of Mars?",
+        "Who is the boss of Twitter?",
+        'Explain <script>alert("x")</script> and <img src=x onerror=alert(1)> to me',
+    ],
+    "models": [
+        "echo",
+        {"model": "echo", "template": "llama2-chat", "label": "echo [INST]"},
+        {
+            "model": "echo",
+            "template": "chatml",
+            "label": "echo chatml, 6 tokens",
+            "params": {"max_new_tokens": 6},
+        },
+    ],
+}
+GOING = {
+    "name": "nightly, still going",
+    "tags": {"ckpt": "42"},
+    "prompts": [f"Prompt number {i}" for i in range(400)],
+    "models": ["echo-slow", "echo"],
+}
+
+
+def shoot(page: Page, url: str, name: str, opened: str = "") -> None:
+    """The page at both widths, with the <details> `opened` (a selector) open."""
+    for size, width in ((WIDE, 1280), (NARROW, 390)):
+        page.set_viewport_size(size)
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        if opened:
+            page.locator(opened).evaluate("element => { element.open = true; }")
+        path = OUT / f"{name}-{width}.png"
+        page.screenshot(path=str(path), full_page=True)
+        print(path.relative_to(OUT.parents[1]))
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"LLM_COMPARE_DATA_DIR": str(Path(tmp) / "data")}
+        if os.environ.get("DATABASE_URL"):
+            env["DATABASE_URL"] = os.environ["DATABASE_URL"]
+        with ServiceProcess(env, Path(tmp) / "service.log") as service:
+            with httpx.Client(base_url=service.url, timeout=60) as api:
+                demo = api.post("/compare", params={"wait": 30}, json=DEMO).json()
+                api.post("/compare", json=GOING).raise_for_status()
+            with sync_playwright() as playwright:
+                browser = launch(playwright)
+                page = browser.new_page(viewport=WIDE)
+                shoot(page, f"{service.url}/ui", "runs")
+                shoot(page, f"{service.url}/ui/runs/{demo['id']}", "run", opened="#sent-0-2")
+                shoot(page, f"{service.url}/ui/compare?example=echo", "compare")
+                page.set_viewport_size(WIDE)
+                page.goto(f"{service.url}/docs")
+                page.wait_for_selector(".opblock")
+                page.screenshot(path=str(OUT / "docs-1280.png"))
+                print("docs/screenshots/docs-1280.png")
+                browser.close()
+
+
+if __name__ == "__main__":
+    main()

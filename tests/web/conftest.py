@@ -1,0 +1,75 @@
+"""A live service for the browser tests: the real `llm-compare serve` on the real PostgreSQL,
+with echo models that are slow or fail, and a headless Chromium to drive its pages."""
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from tests.support.browser import launch
+from tests.support.database import admin, database_url
+from tests.support.service_process import ServiceProcess
+
+CATALOGUE = [
+    # One call at a time, each a while: runs stay going long enough to watch and to cancel.
+    {"name": "slow", "adapter": "echo", "upstream": "echo", "concurrency": 1,
+     "options": {"delay_ms": 300}},
+    # Fails its first two calls: with two attempts a pair fails, and succeeds when retried.
+    {"name": "flaky", "adapter": "echo", "upstream": "echo",
+     "options": {"fail_first_attempts": 2, "fail_status": 503}},
+]  # fmt: skip
+
+
+@dataclass
+class Live:
+    url: str
+    api: httpx.Client
+
+    def submit(self, **body: Any) -> dict[str, Any]:
+        """A run made through the API; waits for it to finish unless `wait` is 0."""
+        wait = body.pop("wait", 30)
+        response = self.api.post("/compare", params={"wait": wait}, json=body)
+        assert response.status_code in (200, 202), response.text
+        run: dict[str, Any] = response.json()
+        return run
+
+
+@pytest.fixture(scope="module")
+async def live_db(template_database: str) -> AsyncIterator[str]:
+    name = f"llmc_web_{uuid.uuid4().hex[:12]}"
+    await admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    yield database_url(name)
+    await admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def live(live_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    folder = tmp_path_factory.mktemp("web")
+    catalogue = folder / "catalogue.json"
+    catalogue.write_text(json.dumps({"models": CATALOGUE}))
+    env = {
+        "DATABASE_URL": live_db,
+        "LLM_COMPARE_CATALOGUE_FILE": str(catalogue),
+        "LLM_COMPARE_MIGRATE_ON_START": "false",
+        "LLM_COMPARE_MAX_ATTEMPTS": "2",
+        "LLM_COMPARE_RETRY_INITIAL_S": "0.01",
+        "LLM_COMPARE_POLL_INTERVAL_S": "0.1",
+    }
+    with ServiceProcess(env, folder / "service.log") as service:
+        with httpx.Client(base_url=service.url, timeout=60) as api:
+            yield Live(service.url, api)
+
+
+@pytest.fixture(scope="module")
+def browser(live: Live) -> Iterator[Browser]:
+    # After the service (whose database fixture is async): while Playwright's sync API runs,
+    # its event loop is the running one, and pytest-asyncio cannot run fixtures.
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
