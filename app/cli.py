@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from app.client.commands import register
+from app.client import commands, judging
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -165,7 +165,8 @@ def _on_database(work: Callable[["AsyncEngine"], Awaitable[None]]) -> None:
         server.stop()
 
 
-register(cli)
+commands.register(cli)
+judging.register(cli)
 
 
 def _log_to_stderr(level: str | None = None) -> None:

@@ -153,6 +153,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="Request body.")
     max_wait_s: float = Field(default=300.0, ge=0, description="Upper bound for `?wait=`.")
 
+    # Judging
+    battle_ttl_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="A blind battle not voted on within this long expires and frees its pair.",
+    )
+
     # Server
     host: str = "127.0.0.1"
     port: int = 8000

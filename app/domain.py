@@ -1,5 +1,5 @@
-"""The shared vocabulary, defined once: statuses, finish reasons, generation parameters, chat
-messages, contenders and catalogue entries.
+"""The shared vocabulary, defined once: statuses, finish reasons, verdicts, generation
+parameters, chat messages, contenders and catalogue entries.
 
 Every layer may import this module (the database's check constraints, the API's schemas, the
 queue, the adapters); it imports only `app.fields`, the edge types its fields are made of.
@@ -28,6 +28,20 @@ FINISHED_STATUSES: frozenset[RunStatus] = frozenset(set(RUN_STATUSES) - set(PEND
 FinishReason = Literal["stop", "length"]
 """Why a model stopped: `stop` (it ended its answer) or `length` (the token limit cut it off)."""
 FINISH_REASONS: tuple[FinishReason, ...] = get_args(FinishReason)
+
+Winner = Literal["a", "b", "tie", "both_bad"]
+"""A verdict on two answers shown side by side: the left (`a`) or the right (`b`) is better,
+they are alike (`tie`), or both are bad (`both_bad`)."""
+WINNERS: tuple[Winner, ...] = get_args(Winner)
+
+JudgeVerdict = Literal["a", "b", "tie"]
+"""What a model judge can say of one order: `[[A]]`, `[[B]]` or `[[C]]` (a tie)."""
+JUDGE_VERDICTS: tuple[JudgeVerdict, ...] = get_args(JudgeVerdict)
+
+JudgementStatus = Literal["pending", "judged", "failed"]
+"""One judge call on one order of a pair: its answer is awaited, it gave a verdict, or it
+gave none that parses (the judge's answer is kept)."""
+JUDGEMENT_STATUSES: tuple[JudgementStatus, ...] = get_args(JudgementStatus)
 
 
 class ChatMessage(BaseModel):

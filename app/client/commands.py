@@ -40,7 +40,7 @@ out = Console(width=None if sys.stdout.isatty() else 160)
 
 
 @contextmanager
-def _service(url: str) -> Iterator[Service]:
+def service_at(url: str) -> Iterator[Service]:
     """The service, with its errors turned into one line on stderr and an exit code."""
     retries = os.environ.get("LLM_COMPARE_RETRIES", "4")
     if not retries.isdigit():
@@ -65,7 +65,7 @@ def _finish(service: Service, summary: dict[str, Any], allow_failures: bool, qui
         raise typer.Exit(EXIT_FAILED_PAIRS)
 
 
-def _tags(values: list[str], separator: str) -> Iterator[tuple[str, str]]:
+def tag_pairs(values: list[str], separator: str) -> Iterator[tuple[str, str]]:
     for value in values:
         key, sep, tag = value.partition("=")
         if not sep or not key:
@@ -105,7 +105,7 @@ def submit(
         "models": [{"model": m, "template": template} if template else m for m in model],
         "params": {k: v for k, v in params.items() if v is not None} or None,
         "name": name,
-        "tags": dict(_tags(tag or [], "=")),
+        "tags": dict(tag_pairs(tag or [], "=")),
     }
     try:
         submission = Submission(PromptFile(prompts, fmt), head)
@@ -114,7 +114,7 @@ def submit(
         err.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(EXIT_REFUSED) from None
     key = idempotency_key or f"llm-compare-cli-{digest[:48]}"
-    with _service(url) as service:
+    with service_at(url) as service:
         summary, replayed = service.submit(submission, key)
         sys.stdout.write(f"{summary['id']}\n")
         sys.stdout.flush()
@@ -146,12 +146,12 @@ def runs(
     params = {
         "status": status,
         "model": model,
-        "tag": [t for _, t in _tags(tag or [], ":")],
+        "tag": [t for _, t in tag_pairs(tag or [], ":")],
         "q": q,
         "created_after": created_after,
         "created_before": created_before,
     }
-    with _service(url) as service:
+    with service_at(url) as service:
         found = service.runs({k: v for k, v in params.items() if v}, limit)
         if as_json:
             for run in found:
@@ -169,7 +169,7 @@ def show(
     url: Url = DEFAULT_URL,
 ) -> None:
     """One run side by side: a column per contender, a row per prompt."""
-    with _service(url) as service:
+    with service_at(url) as service:
         run = service.run(run_id, prompt_offset=offset, prompt_limit=limit)
     if as_json:
         sys.stdout.write(json.dumps(run, indent=2) + "\n")
@@ -192,7 +192,7 @@ def export(
     fmt = fmt or ("csv" if output and output.suffix.lower() == ".csv" else "jsonl")
     if fmt not in ("jsonl", "csv"):
         raise typer.BadParameter(f"{fmt!r}: jsonl or csv", param_hint="--format")
-    with _service(url) as service:
+    with service_at(url) as service:
         if output is None:
             service.export(run_id, fmt, sys.stdout.buffer)
             return
@@ -214,7 +214,7 @@ def _act(action: str) -> Callable[..., None]:
         quiet: Quiet = False,
         url: Url = DEFAULT_URL,
     ) -> None:
-        with _service(url) as service:
+        with service_at(url) as service:
             summary = service.action(run_id, action)
             err.print(display.outcome_line(summary), markup=False, highlight=False)
             if wait:
@@ -225,7 +225,7 @@ def _act(action: str) -> Callable[..., None]:
 
 def delete(run_id: RunId, url: Url = DEFAULT_URL) -> None:
     """Delete a finished run with all its prompts and answers."""
-    with _service(url) as service:
+    with service_at(url) as service:
         service.delete(run_id)
     err.print(f"deleted run {run_id}", markup=False, highlight=False)
 

@@ -129,3 +129,107 @@ def run_view(run: dict[str, Any], width: int) -> list[Any]:
         else ""
     )
     return [header, contenders, answers, footer]
+
+
+# Judging
+
+
+def _cut(text: str, width: int) -> str:
+    return escape(text[:width]) + ("[dim]…[/dim]" if len(text) > width else "")
+
+
+def battle_view(battle: dict[str, Any], number: int, width: int) -> list[Any]:
+    """A blind battle: the prompt, then the answers A and B side by side."""
+    prompt = battle["prompt"]
+    key = f" ({escape(prompt['key'])})" if prompt["key"] else ""
+    header = f"[bold]battle {number}[/bold] · prompt {prompt['index']}{key}"
+    answers = Table(show_lines=True, expand=True)
+    for side in ("A", "B"):
+        answers.add_column(side, ratio=1)  # as wide as each other, whatever they hold
+    answers.add_row(*(_answer(battle[side]["output"], width) for side in ("a", "b")))
+    return [header, _cut(prompt["text"], width), answers]
+
+
+def _answer(text: str, width: int) -> str:
+    return _cut(text, width) if text.strip() else "[dim](empty)[/dim]"
+
+
+KEYS = {"a": "a", "b": "b", "t": "tie", "n": "both_bad"}
+KEY_HELP = "a: A is better, b: B is better, t: tie, n: both bad, q: stop"
+
+
+def reveal_line(vote: dict[str, Any]) -> str:
+    def side(name: str) -> str:
+        answer = vote[name]
+        model = "" if answer["model"] == answer["label"] else f" ({answer['model']})"
+        return f"{name.upper()} was {answer['label']}{model}"
+
+    return f"{side('a')}, {side('b')}; your vote: {vote['winner']}"
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def _interval(low: float | None, high: float | None, digits: int = 0) -> str:
+    return "" if low is None or high is None else f"{low:.{digits}f}–{high:.{digits}f}"
+
+
+def leaderboard_view(board: dict[str, Any]) -> list[Any]:
+    """The ranking with intervals, the pairs' win rates, and the diagnostics."""
+    ranking = Table(
+        "#", "contender", "model", "score", "95% CI", "votes", "W-L-T", box=None, title="ranking"
+    )
+    for rank, c in enumerate(board["contenders"], 1):
+        ranking.add_row(
+            str(rank) if c["score"] is not None else "",
+            escape(c["label"]),
+            escape(c["model"] or ""),
+            _num(c["score"]),
+            _interval(c["ci_low"], c["ci_high"]),
+            str(c["votes"]),
+            f"{c['wins']}-{c['losses']}-{c['ties']}",
+        )
+    rates = Table("a", "b", "a wins", "95% CI", "votes", box=None, title="win rates (ties half)")
+    for w in board["win_rates"]:
+        rates.add_row(
+            escape(w["a"]),
+            escape(w["b"]),
+            f"{w['rate']:.0%}",
+            _interval(100 * w["ci_low"], 100 * w["ci_high"]) + "%",
+            str(w["votes"]),
+        )
+    runs = len(board["runs"])
+    notes = [f"{runs} run{'' if runs == 1 else 's'}; votes of: {board['voter']}"]
+    bias = board["position_bias"]
+    if bias["share_a"] is not None:
+        notes.append(
+            f"people chose the left answer (A) in {bias['share_a']:.0%} of {bias['decisive']} "
+            f"decisive votes (95% CI {_interval(100 * bias['ci_low'], 100 * bias['ci_high'])}%)"
+        )
+    for row in board["judge_inconsistency"]:
+        if row["share"] is not None:
+            notes.append(
+                f"{escape(row['judge'])}: the two orders disagreed on {row['inconsistent']} of "
+                f"{row['pairs']} pairs ({row['share']:.0%})"
+            )
+    for row in board["agreement"]:
+        if row["share"] is not None:
+            notes.append(
+                f"{escape(row['judge'])} agreed with people on {row['agree']} of {row['votes']} "
+                f"votes ({row['share']:.0%})"
+            )
+    if not board["connected"]:
+        notes.append("some contenders were never compared, even through others: their scores")
+        notes.append("rest on the prior alone")
+    return [ranking, rates, "\n".join(notes)]
+
+
+def judgements_line(result: dict[str, Any]) -> str:
+    counts = result["counts"]
+    return (
+        f"{result['judge']} judged run {result['judged_run_id']}: {counts['votes']} votes "
+        f"({counts['inconsistent']} of them ties because the two orders disagreed); "
+        f"judgements: {counts['judged']} judged, {counts['failed']} failed, "
+        f"{counts['pending']} pending"
+    )

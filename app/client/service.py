@@ -130,6 +130,16 @@ class Service:
     def delete(self, run_id: str) -> None:
         self.request("DELETE", f"/runs/{run_id}")
 
+    def get(self, path: str, **params: Any) -> Any:
+        """The JSON answer to `GET path?params` (None values left out)."""
+        wanted = {k: v for k, v in params.items() if v is not None}
+        return self.request("GET", path, params=wanted).json()
+
+    def post(self, path: str, body: Any = None) -> Any:
+        """The JSON answer to a JSON `POST`."""
+        content = json.dumps(body).encode() if body is not None else None
+        return self.request("POST", path, body=(lambda: content) if content else None).json()
+
     def events(self, run_id: str) -> Iterator[dict[str, Any]]:
         """The run's summary each time it changes, the last one final. A dropped stream is
         opened again: every event carries the whole state, so nothing is missed."""

@@ -1,4 +1,6 @@
-"""The tables, as ORM classes: runs, their prompts, and one response row per prompt x contender.
+"""The tables, as ORM classes: runs, their prompts, and one response row per prompt x contender;
+and judging's: blind battles and the pairs they are drawn from, votes, a model judge's
+judgements.
 
 A response row is also the dispatcher's job: its status, lease token and lease expiry are
 the queue.
@@ -31,7 +33,15 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.domain import FINISH_REASONS, PENDING_STATUSES, RESPONSE_STATUSES, RUN_STATUSES
+from app.domain import (
+    FINISH_REASONS,
+    JUDGE_VERDICTS,
+    JUDGEMENT_STATUSES,
+    PENDING_STATUSES,
+    RESPONSE_STATUSES,
+    RUN_STATUSES,
+    WINNERS,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -99,9 +109,14 @@ class RunRow(Base):
     # The client's Idempotency-Key and a digest of the request it came with.
     idempotency_key: Mapped[str | None] = mapped_column(Text, unique=True)
     request_digest: Mapped[str | None] = mapped_column(Text)
+    # A judging run: the run whose answers its judge's calls compare.
+    judges: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("runs.id", ondelete="SET NULL")
+    )
 
     __table_args__ = (
         CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
+        Index("ix_runs_judges", "judges", postgresql_where=text("judges IS NOT NULL")),
         Index("ix_runs_created_at_id", created_at.desc(), id.desc()),
         Index("ix_runs_status_created_at", "status", created_at.desc()),
         Index(
@@ -206,4 +221,147 @@ class ResponseRow(Base):
         # (by the unique index, it would read every answer of the run). Only queries that say
         # FLAGGED themselves can use it.
         Index("ix_responses_flagged", "run_id", "prompt_position", postgresql_where=text(FLAGGED)),
+    )
+
+
+# Judging. Rows name responses by id without a foreign key to them: responses live and die
+# with their run, and these rows go with it (each references its run, ON DELETE CASCADE),
+# whereas a key to responses would need an index on every such column for its cascade.
+
+
+def _run_id() -> Mapped[uuid.UUID]:
+    return mapped_column(UUID(as_uuid=True), ForeignKey("runs.id", ondelete="CASCADE"))
+
+
+class BattleFillRow(Base):
+    """How far the battle slots of a run were filled, in passes over its prompts."""
+
+    __tablename__ = "battle_fills"
+
+    run_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Prompts before this position have their slots in the current pass.
+    next_position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The run's finished_at when the current pass began: a pass over a run that has changed
+    # since (answers arrived, or a retry) is followed by another.
+    run_finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BattleSlotRow(Base):
+    """Two succeeded answers to one prompt that people may be asked to compare."""
+
+    __tablename__ = "battle_slots"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    run_id: Mapped[uuid.UUID] = _run_id()
+    prompt_position: Mapped[int] = mapped_column(Integer)
+    # The answers of the two contenders, the one listed first in the run as `lo`.
+    lo_response_id: Mapped[int] = mapped_column(BigInteger)
+    hi_response_id: Mapped[int] = mapped_column(BigInteger)
+    lo_contender: Mapped[int] = mapped_column(Integer)
+    hi_contender: Mapped[int] = mapped_column(Integer)
+    votes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Breaks ties among slots with as many votes, in an order no one can predict.
+    random_key: Mapped[float] = mapped_column(Float, server_default=func.random())
+    # Held by an open battle until then.
+    busy_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("lo_response_id", "hi_response_id"),
+        CheckConstraint("lo_contender < hi_contender", name="ordered"),
+        # The next battle takes the slot with the fewest votes: these orders, and no other
+        # index, let a plan stop at the first free slot whatever the planner believes.
+        Index("ix_battle_slots_next", "run_id", "votes", "random_key"),
+        Index(
+            "ix_battle_slots_next_of_pair",
+            "run_id",
+            "lo_contender",
+            "hi_contender",
+            "votes",
+            "random_key",
+        ),
+    )
+
+
+class BattleRow(Base):
+    """Two answers shown blind, each on a side, awaiting one vote until `expires_at`."""
+
+    __tablename__ = "battles"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    run_id: Mapped[uuid.UUID] = _run_id()
+    slot_id: Mapped[int] = mapped_column(BigInteger)
+    prompt_position: Mapped[int] = mapped_column(Integer)
+    a_response_id: Mapped[int] = mapped_column(BigInteger)
+    b_response_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_battles_run_id", "run_id"),)
+
+
+class JudgementRow(Base):
+    """One judge call on one order of a pair: the judge was shown `a` as A and `b` as B."""
+
+    __tablename__ = "judgements"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    judging_run_id: Mapped[uuid.UUID] = _run_id()
+    judge_response_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    judged_run_id: Mapped[uuid.UUID] = _run_id()
+    judge: Mapped[str] = mapped_column(Text)  # the judge's model
+    prompt_position: Mapped[int] = mapped_column(Integer)
+    a_response_id: Mapped[int] = mapped_column(BigInteger)
+    b_response_id: Mapped[int] = mapped_column(BigInteger)
+    a_contender: Mapped[int] = mapped_column(Integer)
+    b_contender: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(8), default="pending", server_default="pending")
+    verdict: Mapped[str | None] = mapped_column(String(8))
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        # One call per order of a pair in a judging run; also how an order finds the other.
+        UniqueConstraint("judging_run_id", "a_response_id", "b_response_id"),
+        CheckConstraint(_one_of("status", JUDGEMENT_STATUSES), name="status"),
+        CheckConstraint(f"verdict IS NULL OR {_one_of('verdict', JUDGE_VERDICTS)}", name="verdict"),
+        CheckConstraint("(status = 'judged') = (verdict IS NOT NULL)", name="judged_has_verdict"),
+        Index("ix_judgements_judged_run_id", "judged_run_id"),
+        # The judgements whose judge's answer is still to be read, by the run they judge.
+        Index(
+            "ix_judgements_pending", "judged_run_id", postgresql_where=text("status = 'pending'")
+        ),
+    )
+
+
+class VoteRow(Base):
+    """A verdict on two answers to one prompt: `a` was shown on the left, `b` on the right.
+
+    `voter` is `people` or `people:NAME` for people, `judge:MODEL` for a model judge. A blind
+    vote names its battle, a judge's vote the judgement of its first order: each at most once.
+    """
+
+    __tablename__ = "votes"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    run_id: Mapped[uuid.UUID] = _run_id()
+    prompt_position: Mapped[int] = mapped_column(Integer)
+    a_response_id: Mapped[int] = mapped_column(BigInteger)
+    b_response_id: Mapped[int] = mapped_column(BigInteger)
+    a_contender: Mapped[int] = mapped_column(Integer)
+    b_contender: Mapped[int] = mapped_column(Integer)
+    winner: Mapped[str] = mapped_column(String(8))
+    voter: Mapped[str] = mapped_column(Text)
+    battle_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("battles.id", ondelete="CASCADE"), unique=True
+    )
+    judgement_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("judgements.id", ondelete="CASCADE"), unique=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint(_one_of("winner", WINNERS), name="winner"),
+        CheckConstraint("a_response_id <> b_response_id", name="two_answers"),
+        Index("ix_votes_run_id", "run_id"),
     )

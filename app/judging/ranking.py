@@ -29,7 +29,6 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import choix
 import numpy as np
@@ -37,8 +36,8 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-Winner = Literal["a", "b", "tie", "both_bad"]
-WINNERS: frozenset[str] = frozenset({"a", "b", "tie", "both_bad"})
+from app.domain import WINNERS, Winner
+
 PEOPLE = "people"
 JUDGE_PREFIX = "judge:"
 ALL_VOTERS = "all"

@@ -170,8 +170,10 @@ async def store_run(
     catalogue: Catalogue,
     settings: Settings,
     idempotency_key: str | None = None,
+    judges: uuid.UUID | None = None,
 ) -> RunRow:
-    """Store the run, its prompts and one queued response per pair, in the caller's transaction."""
+    """Store the run, its prompts and one queued response per pair, in the caller's transaction;
+    `judges` names the run whose answers this run's model judges (app/judging/judge.py)."""
     prompts = _prompts(request, settings)
     contenders = resolve_contenders(request, catalogue, settings)
     _check_rendered_sizes(request, prompts, contenders, settings)
@@ -186,6 +188,7 @@ async def store_run(
         prompt_count=len(prompts),
         idempotency_key=idempotency_key,
         request_digest=request_digest(request),
+        judges=judges,
     )
     prompt_rows = [
         {"run_id": run.id, "position": i, "key": p.key, "text": p.text}

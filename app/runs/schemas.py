@@ -102,6 +102,11 @@ class RunSummary(BaseModel):
     models: list[str]
     prompt_count: int
     counts: StatusCounts
+    judges: uuid.UUID | None = Field(
+        default=None,
+        description="A judging run (`POST /runs/{id}/judge`): the run whose answers its "
+        "model judges. Null for other runs.",
+    )
 
 
 class ResponseOut(BaseModel):

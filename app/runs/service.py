@@ -48,6 +48,7 @@ def summary(run: RunRow, by_status: dict[str, int]) -> RunSummary:
         models=[c["label"] for c in run.contenders],
         prompt_count=run.prompt_count,
         counts=_counts(by_status),
+        judges=run.judges,
     )
 
 

@@ -9,7 +9,7 @@ EXPLAIN (ANALYZE, BUFFERS) in a transaction that is rolled back.
 
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import asyncpg
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 PlanMode = Literal["custom", "generic"]
 PLAN_MODES: tuple[PlanMode, ...] = ("custom", "generic")
@@ -118,3 +118,15 @@ async def explain(connection: asyncpg.Connection, statement: Statement, mode: Pl
         if prepared:
             await connection.execute("DEALLOCATE explained")
     return Plan(json.loads(found)[0]["Plan"])
+
+
+async def statements_sent(
+    engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[object]]
+) -> list[Statement]:
+    """The statements `work` sends on a connection of `engine`, its changes rolled back."""
+    with recording(engine) as sent:
+        async with engine.connect() as connection:
+            transaction = await connection.begin()
+            await work(connection)
+            await transaction.rollback()
+    return sent

@@ -11,7 +11,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 from tests.support.fakes.server import (
@@ -42,10 +42,15 @@ def _chat_prompt(body: dict[str, Any]) -> tuple[str, str]:
 
 
 class FakeOpenAI(FakeProvider):
-    """Answers "answer to: <prompt>", cut to `max_tokens` words with finish_reason "length"."""
+    """Answers "answer to: <prompt>", cut to `max_tokens` words with finish_reason "length".
+
+    `reply`, when set, answers instead: it is given the prompt (the last user message) and
+    returns the answer's text, e.g. a judge's verdict that depends on what it was shown.
+    """
 
     paths = (CHAT_PATH, COMPLETIONS_PATH)
     _ids: ClassVar[Iterator[int]] = itertools.count(1)
+    reply: Callable[[str], str] | None = None
 
     def answer(self, path: str, body: dict[str, Any]) -> Any:
         if not isinstance(body.get("model"), str):
@@ -57,7 +62,8 @@ class FakeOpenAI(FakeProvider):
             prompt = sent = body["prompt"]
         else:
             raise InvalidRequest("'prompt' must be a string")
-        output, cut = words_up_to(f"answer to: {prompt}", optional_int(body, "max_tokens"))
+        text = self.reply(prompt) if self.reply is not None else f"answer to: {prompt}"
+        output, cut = words_up_to(text, optional_int(body, "max_tokens"))
         choice: dict[str, Any] = {"index": 0, "finish_reason": "length" if cut else "stop"}
         if chat:
             choice["message"] = {"role": "assistant", "content": output}
