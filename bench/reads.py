@@ -8,13 +8,14 @@ One `llm-compare serve` on a fresh database on 127.0.0.1:5432, its models callin
 provider (50 ms). It stores a 1,000 prompts x 3 models run through the API (the run read
 back), then the database is filled (bench/corpus.py) to each size in turn: older runs of
 realistic sizes. At each size, a run of 10,000 prompts x 3 is submitted and, while the
-dispatcher writes its answers, `--readers` concurrent clients (httpx) ask for, in turn:
+dispatcher writes its answers, `--readers` concurrent clients (httpx) ask for each of these
+in turn (a slow one cannot slow the others' figures):
 
 - `GET /runs/{id}`: the 3,000-pair run, its first page (100 prompts side by side);
 - `GET /runs?limit=50`: the newest runs, and a keyset page from the middle (`cursor`);
 - `GET /runs?q=quokka`: a word in one answer in a thousand, and `?q=the`, in nearly all.
 
-for `--seconds`; then the writing run is cancelled and deleted, so each size is what it says.
+for `--seconds` each; then the writing run is cancelled and deleted, so each size is what it says.
 Prints p50/p95 per request and size, and how they grow from the smaller size to the larger.
 
 Statistics: autovacuum is off on this machine and the fill leaves the tables unanalyzed, so
@@ -30,7 +31,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -92,39 +92,37 @@ async def _middle_cursor(db_url: str) -> str:
 
 
 async def _read(
-    client: httpx.AsyncClient,
-    requests: list[Request],
-    first: int,
-    until: float,
-    latencies: dict[str, list[float]],
-    errors: dict[str, int],
-) -> None:
-    turn = first
+    client: httpx.AsyncClient, request: Request, until: float, found: list[float]
+) -> int:
+    """Ask for `request` again and again until `until`: latencies of answers, failures."""
+    failures = 0
     while time.monotonic() < until:
-        request = requests[turn % len(requests)]
-        turn += 1
         started = time.perf_counter()
         answer = await client.get(request.path)
-        elapsed = time.perf_counter() - started
         if answer.status_code == 200:
-            latencies[request.name].append(elapsed)
+            found.append(time.perf_counter() - started)
         else:
-            errors[request.name] += 1
+            failures += 1
+    return failures
 
 
 async def measure_reads(
     url: str, requests: list[Request], readers: int, seconds: float
 ) -> tuple[dict[str, list[float]], dict[str, int]]:
-    latencies: dict[str, list[float]] = defaultdict(list)
-    errors: dict[str, int] = defaultdict(int)
+    """Each request in turn, by every reader at once for `seconds`: a slow one cannot hold up
+    the measurement of the others."""
+    latencies: dict[str, list[float]] = {}
+    errors: dict[str, int] = {}
     limits = httpx.Limits(max_connections=readers, max_keepalive_connections=readers)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
-        for request in requests:  # warm-up, not counted
-            await client.get(request.path)
-        until = time.monotonic() + seconds
-        await asyncio.gather(
-            *(_read(client, requests, k, until, latencies, errors) for k in range(readers))
-        )
+        for request in requests:
+            await client.get(request.path)  # warm-up, not counted
+            until = time.monotonic() + seconds
+            found: list[float] = []
+            failed = await asyncio.gather(
+                *(_read(client, request, until, found) for _ in range(readers))
+            )
+            latencies[request.name], errors[request.name] = found, sum(failed)
     return latencies, errors
 
 
@@ -152,13 +150,15 @@ def at_size(
         started = time.monotonic()
         latencies, errors = asyncio.run(measure_reads(url, requests, readers, seconds))
         after = client.get(f"/runs/{writer}", params={"prompt_limit": 1}).json()["counts"]
+        if after["queued"] == 0:
+            print("  warning: the writing run ran out of work before the readers stopped")
         written_per_s = (after["succeeded"] - before["succeeded"]) / (time.monotonic() - started)
         client.post(
             f"/runs/{writer}/cancel", headers={"X-Requested-With": "bench"}
         ).raise_for_status()
         client.get(f"/runs/{writer}", params={"wait": 60, "prompt_limit": 1})
         client.delete(f"/runs/{writer}").raise_for_status()
-    measured = Measured(size, load, written_per_s, dict(latencies), dict(errors))
+    measured = Measured(size, load, written_per_s, latencies, errors)
     for request in requests:
         times = latencies.get(request.name, [])
         print(
@@ -229,7 +229,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--readers", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--writer-per-model", type=int, default=8, help="writing run's calls")
+    parser.add_argument(
+        "--writer-per-model", type=int, default=4, help="the writing run's calls in flight"
+    )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--analyze", action="store_true", help="ANALYZE after each fill")
     args = parser.parse_args()

@@ -93,6 +93,8 @@ def _literal(value: Any) -> str:
         return f"'{value.total_seconds()} seconds'"
     if isinstance(value, str | uuid.UUID):
         return "'" + str(value).replace("'", "''") + "'"
+    if isinstance(value, list) and all(isinstance(v, int | uuid.UUID) for v in value):
+        return "'{" + ",".join(str(v) for v in value) + "}'"  # an array, untyped too
     raise TypeError(f"no SQL literal for {value!r}")
 
 
