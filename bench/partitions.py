@@ -11,18 +11,23 @@ key (run_id, prompt_position, contender_index, created_at), since PostgreSQL's k
 partitioned table must hold the partition key; every other index is created on the parent.
 The two tables swap names, so the service's own code runs against each in turn:
 
-- the claim (`app.dispatch.queue.claim`, 256 pairs, rolled back);
-- `GET /runs/{id}` (`app.runs.service.get_detail`, first page) of a stored 1,000-prompt run;
-- and the same two shaped for partitions (the claim joins on (id, created_at); the run's
-  pairs are asked for with the run's `created_at`, which every pair of a run shares, since
-  they are written in the transaction that accepts it).
+- the claim's UPDATE (`app.dispatch.queue.claim`, 256 pairs, rolled back);
+- `GET /runs/{id}`'s statements (`app.runs.service.get_detail`, first page) for a stored run
+  of about 1,000 prompts;
+- and the same two shaped for partitions: the claim joined on (id, created_at), and the
+  run's statements with `responses.created_at = <the run's created_at>` beside each
+  `responses.run_id = ...` (every pair of a run has its run's `created_at`: they are
+  written in the transaction that accepts it).
 
-For each: the median time over `--repeat` calls, and the shared buffers its statements touch
-(from EXPLAIN (ANALYZE, BUFFERS); unlike time, not disturbed by other work on the machine).
+The service's statements are recorded once and sent again as they are, or rewritten, so the
+driver's work is the same and only the SQL differs. For each: the median time over
+`--repeat` calls, and the shared buffers its statements touch (from EXPLAIN (ANALYZE,
+BUFFERS); unlike time, not disturbed by other work on the machine). Tables never analyzed.
 """
 
 import argparse
 import asyncio
+import re
 import statistics
 import sys
 import tempfile
@@ -36,8 +41,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.db.engine import create_engine, create_sessionmaker
 from app.dispatch import queue
@@ -52,7 +56,7 @@ from bench.harness import (
     service,
     write_catalogue,
 )
-from tests.support.query_plans import explain, recording
+from tests.support.query_plans import Statement, explain, only, recording
 
 MODELS = model_names(3)
 MONTHS = 13
@@ -149,9 +153,9 @@ async def measure(
     return Cost(statistics.median(times) * 1000, buffers)
 
 
-_CLAIM_BY_KEY = text(
+_CLAIM_BY_KEY = (
     "WITH picked AS ("
-    " SELECT id, created_at FROM responses WHERE status = 'queued' AND model = :model"
+    " SELECT id, created_at FROM responses WHERE status = 'queued' AND model = $1"
     " ORDER BY created_at, id LIMIT (SELECT 256) FOR UPDATE SKIP LOCKED)"
     " UPDATE responses r SET status = 'running', lease_token = gen_random_uuid(),"
     " lease_expires_at = now() + interval '30 seconds',"
@@ -159,62 +163,74 @@ _CLAIM_BY_KEY = text(
     " FROM picked WHERE r.id = picked.id AND r.created_at = picked.created_at"
     " RETURNING r.id, r.run_id, r.contender_index, r.rendered_prompt, r.attempts"
 )
-_PAGE_BY_KEY = text(
-    "SELECT * FROM responses WHERE run_id = :run_id AND created_at = :created_at"
-    " AND prompt_position BETWEEN 0 AND 99"
-)
-_STATS_BY_KEY = text(
-    "SELECT contender_index, status, count(*),"
-    " percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms)"
-    " FROM responses WHERE run_id = :run_id AND created_at = :created_at"
-    " GROUP BY contender_index, status"
-)
+
+
+def with_created_at(statement: Statement, created_at: datetime) -> Statement:
+    """`statement` with `responses.created_at = <created_at>` beside each `responses.run_id =`."""
+    bound = f" AND responses.created_at = '{created_at.isoformat()}'::timestamptz"
+    sql = re.sub(r"responses\.run_id = \$\d+(::UUID)?", lambda m: m.group(0) + bound, statement.sql)
+    return Statement(sql, statement.parameters)
+
+
+async def _sent(
+    engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[object]]
+) -> list[Statement]:
+    """The statements `work` sends, its changes rolled back."""
+    with recording(engine) as sent:
+        async with engine.connect() as connection:
+            transaction = await connection.begin()
+            await work(connection)
+            await transaction.rollback()
+    return sent
 
 
 async def costs(
     db_url: str, read_run: uuid.UUID, created_at: datetime, repeat: int
 ) -> dict[str, Cost]:
+    """The service's own statements, recorded, then sent as they are or with the partition
+    key added: the same driver work either way, only the SQL differs."""
     engine = create_engine(db_url, pool_size=2)
     sessions = create_sessionmaker(engine)
 
-    async def claim() -> None:
-        async with engine.connect() as connection:
-            transaction = await connection.begin()
-            jobs = await queue.claim(connection, MODELS[0], 256, 30)
-            assert len(jobs) == 256
-            await transaction.rollback()
+    async def detail(connection: AsyncConnection) -> None:
+        async with sessions(bind=connection) as session:
+            assert len((await get_detail(session, read_run, 0, 100)).prompts) == 100
 
-    async def claim_by_key() -> None:
-        async with engine.connect() as connection:
-            transaction = await connection.begin()
-            claimed = (await connection.execute(_CLAIM_BY_KEY, {"model": MODELS[0]})).all()
-            assert len(claimed) == 256
-            await transaction.rollback()
+    claim = [
+        only(await _sent(engine, lambda c: queue.claim(c, MODELS[0], 256, 30)), "UPDATE responses")
+    ]
+    reads = await _sent(engine, detail)
 
-    async def detail() -> None:
-        async with sessions() as session:
-            run = await get_detail(session, read_run, 0, 100)
-            assert len(run.prompts) == 100
+    def send(statements: list[Statement], rows: int | None = None) -> Callable[[], Awaitable[None]]:
+        async def work() -> None:
+            async with engine.connect() as connection:
+                transaction = await connection.begin()
+                for statement in statements:
+                    result = await connection.exec_driver_sql(statement.sql, statement.parameters)
+                    if rows is not None:
+                        assert len(result.all()) == rows
+                await transaction.rollback()
 
-    async def detail_by_key() -> None:
-        async with engine.connect() as connection:
-            key = {"run_id": read_run, "created_at": created_at}
-            assert len((await connection.execute(_PAGE_BY_KEY, key)).all()) == 300
-            await connection.execute(_STATS_BY_KEY, key)
+        return work
 
+    by_key = [with_created_at(s, created_at) for s in reads]
     try:
         return {
             "claim (256 pairs), as the service does it": await measure(
-                engine, db_url, claim, repeat, "UPDATE responses"
+                engine, db_url, send(claim, 256), repeat, "UPDATE responses"
             ),
             "claim, joined on (id, created_at)": await measure(
-                engine, db_url, claim_by_key, repeat, "UPDATE responses"
+                engine,
+                db_url,
+                send([Statement(_CLAIM_BY_KEY, (MODELS[0],))], 256),
+                repeat,
+                "UPDATE responses",
             ),
             "`GET /runs/{id}` (first page), as the service does it": await measure(
-                engine, db_url, detail, repeat, "FROM responses"
+                engine, db_url, send(reads), repeat, "FROM responses"
             ),
-            "its pairs and statistics, with the run's created_at": await measure(
-                engine, db_url, detail_by_key, repeat, "FROM responses"
+            "the same, with the run's created_at": await measure(
+                engine, db_url, send(by_key), repeat, "FROM responses"
             ),
         }
     finally:
