@@ -25,7 +25,7 @@ import asyncpg
 import httpx
 import psutil
 
-from tests.support.database import SERVER_URL, admin, database_url
+from tests.support.database import admin, database_url
 from tests.support.service_process import ServiceProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[1]  # where `tests` and `bench` are importable
@@ -48,16 +48,57 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({model}), {memory:.0f} GiB, {platform.python_version()}"
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and all its descendants (uvicorn's workers)."""
-    total = 0.0
+def _cpu_by_process(processes: list[psutil.Process]) -> dict[int, float]:
+    found = {}
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            found[process.pid] = times.user + times.system
+    return found
+
+
+def _tree(pid: int) -> list[psutil.Process]:
     with contextlib.suppress(psutil.NoSuchProcess):
         parent = psutil.Process(pid)
-        for process in [parent, *parent.children(recursive=True)]:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                times = process.cpu_times()
-                total += times.user + times.system
-    return total
+        return [parent, *parent.children(recursive=True)]
+    return []
+
+
+def _backends(db_url: str) -> list[psutil.Process]:
+    """The PostgreSQL server processes serving connections to this database."""
+    title = f" {db_url.rsplit('/', 1)[1]} "
+    return [
+        process
+        for process in psutil.process_iter(["name", "cmdline"])
+        if process.info["name"] == "postgres" and title in " ".join(process.info["cmdline"] or ())
+    ]
+
+
+@dataclass(frozen=True)
+class CpuMeter:
+    """CPU time used by the service's processes, the fake provider's and the database's
+    server processes: what each pair costs, and whether the machine's cores were all busy.
+    Server processes that end before the reading are not counted."""
+
+    service_pid: int
+    provider_pid: int | None = None
+    db_url: str | None = None
+
+    def read(self) -> dict[str, dict[int, float]]:
+        return {
+            "service": _cpu_by_process(_tree(self.service_pid)),
+            "provider": _cpu_by_process(_tree(self.provider_pid)) if self.provider_pid else {},
+            "database": _cpu_by_process(_backends(self.db_url)) if self.db_url else {},
+        }
+
+    @staticmethod
+    def used(
+        before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
+    ) -> dict[str, float]:
+        return {
+            part: sum(t - before[part].get(pid, 0.0) for pid, t in times.items())
+            for part, times in after.items()
+        }
 
 
 def span(values: Sequence[float], fmt: str = "{:.2f}", suffix: str = "") -> str:
@@ -109,10 +150,6 @@ class FakeProvider:
         """`requests`, `distinct` bodies and `duplicates` (requests repeating an earlier one)."""
         answer: dict[str, int] = httpx.get(f"{self.url}/stats", timeout=10).json()
         return answer
-
-    def cpu_seconds(self) -> float:
-        assert self.process is not None
-        return tree_cpu_seconds(self.process.pid)
 
     def __exit__(self, *exc: object) -> None:
         if self.process is not None:
@@ -204,12 +241,14 @@ def prompts(count: int, tag: str) -> list[str]:
 class Timed:
     wall_s: float
     accept_s: float
-    cpu_s: float  # the service's processes together
+    cpu_s: dict[str, float]  # service (its processes together), provider, database
     succeeded: int
     status: str
 
 
-def timed_run(service_url: str, pid: int, texts: Sequence[str], models: Sequence[str]) -> Timed:
+def timed_run(
+    service_url: str, meter: CpuMeter, texts: Sequence[str], models: Sequence[str]
+) -> Timed:
     """Submit one run over HTTP and wait for it: from the POST to the finished run."""
     body: dict[str, Any] = {
         "prompts": list(texts),
@@ -217,7 +256,7 @@ def timed_run(service_url: str, pid: int, texts: Sequence[str], models: Sequence
         "params": {"max_new_tokens": 16},
     }
     with httpx.Client(base_url=service_url, timeout=900) as client:
-        cpu_before = tree_cpu_seconds(pid)
+        cpu_before = meter.read()
         started = time.perf_counter()
         accepted = client.post("/compare", json=body)
         accepted.raise_for_status()
@@ -226,14 +265,10 @@ def timed_run(service_url: str, pid: int, texts: Sequence[str], models: Sequence
             accepted.headers["location"], params={"wait": 300, "prompt_limit": 1}
         ).json()
         wall_s = time.perf_counter() - started
-        cpu_s = tree_cpu_seconds(pid) - cpu_before
+        cpu_s = CpuMeter.used(cpu_before, meter.read())
     return Timed(wall_s, accept_s, cpu_s, run["counts"]["succeeded"], run["status"])
 
 
 def per_process_concurrency(total: int, models: int, workers: int) -> int:
     """In-flight calls per model and per process, so that all of them add up to `total`."""
     return math.ceil(total / (models * workers))
-
-
-def server_url() -> str:
-    return SERVER_URL

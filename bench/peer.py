@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from bench.harness import (
+    CpuMeter,
     FakeProvider,
     fresh_database,
     load_average,
@@ -134,8 +135,9 @@ def main() -> None:
         catalogue = write_catalogue(Path(tmp) / "catalogue.json", fake.url, models, per_model)
         with service(db_url, catalogue, Path(tmp), args.workers) as svc:
             assert svc.process is not None
+            meter = CpuMeter(svc.process.pid)
             warm = prompts(2 * per_model, "warm-up")
-            timed_run(svc.url, svc.process.pid, warm, models)
+            timed_run(svc.url, meter, warm, models)
             # Its first eval in a new home creates its database: also outside the timing.
             home = Path(tmp) / "promptfoo-home"
             config = Path(tmp) / "warm-up" / "promptfooconfig.json"
@@ -144,9 +146,8 @@ def main() -> None:
             run_promptfoo(command, config, home, args.concurrency, len(warm) * args.models)
             for round_ in range(1, args.repeat + 1):
                 loads.append(float(load_average()))
-                timed = timed_run(
-                    svc.url, svc.process.pid, prompts(args.prompts, f"ours {round_}"), models
-                )
+                texts = prompts(args.prompts, f"ours {round_}")
+                timed = timed_run(svc.url, meter, texts, models)
                 if timed.succeeded != pairs:
                     sys.exit(f"llm-compare answered {timed.succeeded} of {pairs} pairs")
                 config = Path(tmp) / f"promptfoo-{round_}" / "promptfooconfig.json"

@@ -31,15 +31,20 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.engine import create_engine, create_sessionmaker
 from app.db.tables import RunRow
-from app.runs.service import encode_cursor
+from app.runs.repository import RunFilters
+from app.runs.service import encode_cursor, get_detail, list_page
 from bench import corpus
 from bench.harness import (
     FakeProvider,
@@ -51,6 +56,7 @@ from bench.harness import (
     service,
     write_catalogue,
 )
+from tests.support.query_plans import explain, recording
 
 MODELS = model_names(3)
 
@@ -59,6 +65,30 @@ MODELS = model_names(3)
 class Request:
     name: str
     path: str
+    read: Callable[[AsyncSession], Awaitable[object]]  # the same, in-process
+
+
+async def database_buffers(db_url: str, requests: list[Request]) -> dict[str, int]:
+    """Per request, the shared buffers its statements touch: what it costs the database,
+    which other work on the machine does not change (EXPLAIN (ANALYZE, BUFFERS) of each
+    statement the service sends for it, as a custom plan)."""
+    engine = create_engine(db_url, pool_size=1)
+    sessions = create_sessionmaker(engine)
+    connection = await asyncpg.connect(db_url)
+    found = {}
+    try:
+        for request in requests:
+            with recording(engine) as sent:
+                async with sessions() as session:
+                    await request.read(session)
+            found[request.name] = 0
+            for statement in {s.sql: s for s in sent}.values():
+                root = (await explain(connection, statement, "custom")).root
+                found[request.name] += root["Shared Hit Blocks"] + root["Shared Read Blocks"]
+    finally:
+        await connection.close()
+        await engine.dispose()
+    return found
 
 
 @dataclass
@@ -68,6 +98,7 @@ class Measured:
     written_per_s: float
     latencies: dict[str, list[float]]
     errors: dict[str, int]
+    buffers: dict[str, int]
 
 
 def percentile(values: list[float], q: int) -> float:
@@ -130,13 +161,29 @@ def at_size(
     url: str, db_url: str, size: int, target: uuid.UUID, readers: int, seconds: float
 ) -> Measured:
     cursor = asyncio.run(_middle_cursor(db_url))
+
+    def listed(text: str | None = None, cursor: str | None = None) -> Callable[..., Any]:
+        return lambda s: list_page(s, RunFilters(text=text), 50, cursor)
+
+    rare, common = corpus.RARE, corpus.COMMON
     requests = [
-        Request("`GET /runs/{id}` (3,000 pairs, first page)", f"/runs/{target}"),
-        Request("`GET /runs?limit=50` (newest)", "/runs?limit=50"),
-        Request("`GET /runs?limit=50&cursor=` (middle)", f"/runs?limit=50&cursor={cursor}"),
-        Request(f"`GET /runs?q={corpus.RARE}` (1 answer in 1,000)", f"/runs?q={corpus.RARE}"),
-        Request(f"`GET /runs?q={corpus.COMMON}` (nearly every answer)", f"/runs?q={corpus.COMMON}"),
+        Request(
+            "`GET /runs/{id}` (3,000 pairs, first page)",
+            f"/runs/{target}",
+            lambda s: get_detail(s, target, 0, 100),
+        ),
+        Request("`GET /runs?limit=50` (newest)", "/runs?limit=50", listed()),
+        Request(
+            "`GET /runs?limit=50&cursor=` (middle)",
+            f"/runs?limit=50&cursor={cursor}",
+            listed(cursor=cursor),
+        ),
+        Request(f"`GET /runs?q={rare}` (1 answer in 1,000)", f"/runs?q={rare}", listed(rare)),
+        Request(
+            f"`GET /runs?q={common}` (nearly every answer)", f"/runs?q={common}", listed(common)
+        ),
     ]
+    buffers = asyncio.run(database_buffers(db_url, requests))
     with httpx.Client(base_url=url, timeout=120) as client:
         accepted = client.post(
             "/compare",
@@ -158,15 +205,17 @@ def at_size(
         ).raise_for_status()
         client.get(f"/runs/{writer}", params={"wait": 60, "prompt_limit": 1})
         client.delete(f"/runs/{writer}").raise_for_status()
-    measured = Measured(size, load, written_per_s, latencies, errors)
+    measured = Measured(size, load, written_per_s, latencies, errors, buffers)
     for request in requests:
         times = latencies.get(request.name, [])
         print(
-            f"  {size:>9,} rows: {request.name:<52} n={len(times):>4} "
+            f"  {size:>9,} rows: {request.name:<52} {buffers[request.name]:>7,} buffers "
+            f"n={len(times):>4} "
             f"p50 {percentile(times, 50) * 1000:7.1f} ms  p95 {percentile(times, 95) * 1000:7.1f}"
             f" ms  errors {errors.get(request.name, 0)}"
             if times
-            else f"  {size:>9,} rows: {request.name}: no answer, {errors.get(request.name)} errors",
+            else f"  {size:>9,} rows: {request.name}: {buffers[request.name]:,} buffers, "
+            f"no answer, {errors.get(request.name)} errors",
             flush=True,
         )
     print(f"  (the writing run stored {written_per_s:.0f} pairs/s meanwhile; load {load})")
@@ -175,14 +224,14 @@ def at_size(
 
 def table(results: list[Measured], readers: int, analyzed: bool) -> str:
     small, large = results[0], results[-1]
-    head = " | ".join(f"{m.size:,}: p50 / p95" for m in results)
+    head = " | ".join(f"{m.size:,}: p50 / p95; buffers" for m in results)
     lines = [
         f"{readers} concurrent readers while a run is written "
         f"({', '.join(f'{m.written_per_s:.0f}' for m in results)} pairs/s); tables "
         f"{'analyzed after each fill' if analyzed else 'never analyzed'}; load average "
-        f"{', '.join(m.load for m in results)}:",
+        f"{', '.join(m.load for m in results)}; buffers: what one request's statements touch:",
         "",
-        f"| request | {head} | p50 {large.size:,} / {small.size:,} |",
+        f"| request | {head} | {large.size:,} / {small.size:,}: p50; buffers |",
         "|---|" + "---|" * (len(results) + 1),
     ]
     for name in small.latencies:
@@ -190,16 +239,17 @@ def table(results: list[Measured], readers: int, analyzed: bool) -> str:
         for m in results:
             times = m.latencies.get(name, [])
             failed = f" ({m.errors[name]} failed)" if m.errors.get(name) else ""
-            cells.append(
+            timing = (
                 f"{percentile(times, 50) * 1000:.0f} / {percentile(times, 95) * 1000:.0f} ms"
-                f"{failed}"
                 if times
-                else f"all failed{failed}"
+                else "all failed"
             )
+            cells.append(f"{timing}{failed}; {m.buffers[name]:,}")
         growth = "–"
         if small.latencies.get(name) and large.latencies.get(name):
             ratio = percentile(large.latencies[name], 50) / percentile(small.latencies[name], 50)
             growth = f"{ratio:.1f}×"
+        growth += f"; {large.buffers[name] / max(small.buffers[name], 1):.1f}×"
         lines.append(f"| {name} | {' | '.join(cells)} | {growth} |")
     return "\n".join(lines)
 

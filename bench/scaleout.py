@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.harness import (
+    CpuMeter,
     FakeProvider,
     fresh_database,
     load_average,
@@ -76,7 +77,7 @@ class Result:
     config: Config
     round: int
     wall_s: float
-    cpu_s: float
+    cpu_s: dict[str, float]  # service, provider, database
     duplicates: int
     requests: int
     load: str
@@ -84,6 +85,14 @@ class Result:
     @property
     def pairs_per_s(self) -> float:
         return self.config.pairs / self.wall_s
+
+    def cpu_ms_per_pair(self, part: str) -> float:
+        return self.cpu_s[part] * 1000 / self.config.pairs
+
+    @property
+    def cores_busy(self) -> float:
+        """CPU used by the service, the provider and the database, in cores."""
+        return sum(self.cpu_s.values()) / self.wall_s
 
 
 def measure(config: Config, round_: int) -> Result:
@@ -97,10 +106,12 @@ def measure(config: Config, round_: int) -> Result:
         write_catalogue(catalogue, fake.url, models, config.per_model)
         with service(db_url, catalogue, Path(tmp), config.workers) as svc:
             assert svc.process is not None
+            assert fake.process is not None
+            meter = CpuMeter(svc.process.pid, fake.process.pid, db_url)
             warm = min(config.prompts, 2 * config.per_model * config.workers)
-            timed_run(svc.url, svc.process.pid, prompts(warm, "warm-up"), models)
+            timed_run(svc.url, meter, prompts(warm, "warm-up"), models)
             load = load_average()
-            timed = timed_run(svc.url, svc.process.pid, prompts(config.prompts, "run"), models)
+            timed = timed_run(svc.url, meter, prompts(config.prompts, "run"), models)
         stats = fake.stats()
     if timed.succeeded != config.pairs:
         sys.exit(f"{config}: only {timed.succeeded} of {config.pairs} pairs succeeded")
@@ -110,7 +121,9 @@ def measure(config: Config, round_: int) -> Result:
     print(
         f"  {config.section:<8} workers {config.workers}  round {round_}: wall "
         f"{timed.wall_s:6.3f} s (limit {config.limit_s:.3f} s), {result.pairs_per_s:6.0f} "
-        f"pairs/s, service CPU {timed.cpu_s * 1000 / config.pairs:.3f} ms/pair, "
+        f"pairs/s; CPU ms/pair: service {result.cpu_ms_per_pair('service'):.3f}, provider "
+        f"{result.cpu_ms_per_pair('provider'):.3f}, database "
+        f"{result.cpu_ms_per_pair('database'):.3f} ({result.cores_busy:.2f} cores busy); "
         f"{stats['requests']} calls, {stats['duplicates']} duplicate; load {load}",
         flush=True,
     )
@@ -134,6 +147,15 @@ def _ratios_to_one(results: list[Result]) -> dict[int, list[float]]:
     return ratios
 
 
+def _cpu(runs: list[Result]) -> str:
+    """Median CPU per pair of the service / provider / database, and cores busy."""
+    parts = " / ".join(
+        f"{median([r.cpu_ms_per_pair(part) for r in runs]):.2f}"
+        for part in ("service", "provider", "database")
+    )
+    return f"{parts} ms; {median([r.cores_busy for r in runs]):.1f}"
+
+
 def _loads(results: list[Result]) -> str:
     return span([float(r.load) for r in results])
 
@@ -147,7 +169,7 @@ def provider_table(results: list[Result]) -> str:
         f"round(s), load average {_loads(results)}:",
         "",
         "| processes | in flight | wall / limit | throughput vs 1 process | "
-        "duplicate calls | service CPU per pair |",
+        "duplicate calls | CPU per pair: service / provider / database; cores busy |",
         "|---|---|---|---|---|---|",
     ]
     for workers, runs in sorted(_by_workers(results).items()):
@@ -156,8 +178,7 @@ def provider_table(results: list[Result]) -> str:
         lines.append(
             f"| {workers} | {c.in_flight} | {to_limit}"
             f" | {span(ratios[workers], suffix='×')} | {sum(r.duplicates for r in runs)} of "
-            f"{sum(r.requests for r in runs):,} | "
-            f"{median([r.cpu_s * 1000 / c.pairs for r in runs]):.2f} ms |"
+            f"{sum(r.requests for r in runs):,} | {_cpu(runs)} |"
         )
     return "\n".join(lines)
 
@@ -169,7 +190,7 @@ def cpu_table(results: list[Result]) -> str:
         f"about {first.in_flight} calls in flight in all; load average {_loads(results)}:",
         "",
         "| workers | per model per process | limit | wall / limit | pairs/s vs 1 worker | "
-        "service CPU per pair |",
+        "CPU per pair: service / provider / database; cores busy |",
         "|---|---|---|---|---|---|",
     ]
     ratios = _ratios_to_one(results)
@@ -178,8 +199,7 @@ def cpu_table(results: list[Result]) -> str:
         lines.append(
             f"| {workers} | {c.per_model} | {c.limit_s:.3f} s | "
             f"{span([r.wall_s / c.limit_s for r in runs], suffix='×')} | "
-            f"{span(ratios[workers], suffix='×')} | "
-            f"{median([r.cpu_s * 1000 / c.pairs for r in runs]):.2f} ms |"
+            f"{span(ratios[workers], suffix='×')} | {_cpu(runs)} |"
         )
     return "\n".join(lines)
 
