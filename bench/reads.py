@@ -15,8 +15,11 @@ in turn (a slow one cannot slow the others' figures):
 - `GET /runs?limit=50`: the newest runs, and a keyset page from the middle (`cursor`);
 - `GET /runs?q=quokka`: a word in one answer in a thousand, and `?q=the`, in nearly all.
 
-for `--seconds` each; then the writing run is cancelled and deleted, so each size is what it says.
-Prints p50/p95 per request and size, and how they grow from the smaller size to the larger.
+for `--seconds` each; then the writing run is cancelled and deleted, so each size is what it
+says. Before that, each request is made once in-process and the statements the service sends
+for it are explained (EXPLAIN (ANALYZE, BUFFERS)): the buffers they touch are its cost to the
+database, which other work on the machine does not change. Prints p50/p95 and buffers per
+request and size, and how they grow from the smaller size to the larger.
 
 Statistics: autovacuum is off on this machine and the fill leaves the tables unanalyzed, so
 by default nothing is analyzed, as the service must cope with (its queries are shaped to need
