@@ -67,3 +67,15 @@ async def test_an_invalid_body_is_a_400_in_the_provider_format() -> None:
 
     assert status == 400
     assert body["error"]["message"] == "'messages' must be a non-empty list"
+
+
+async def test_tally_counts_requests_that_repeat_an_earlier_one() -> None:
+    async with FakeOpenAI(tally=True) as fake, aiohttp.ClientSession() as session:
+        for prompt in ("a", "b", "a", "a"):
+            body = {"model": "m", "prompt": prompt}
+            async with session.post(f"{fake.url}/v1/completions", json=body) as response:
+                assert response.status == 200
+        async with session.get(f"{fake.url}/stats") as response:
+            stats = await response.json()
+
+    assert stats == {"requests": 4, "distinct": 2, "duplicates": 2}

@@ -35,6 +35,7 @@ FLAGGED_EVERY = 100  # prompts, of which one has a flagged answer
 EXPORT_RUN = uuid.UUID(int=0xE0)
 ENDED_RUN = uuid.UUID(int=0xE1)  # every pair answered, the run not yet marked finished
 BACKLOG = [uuid.UUID(int=g) for g in range(1, BACKLOG_RUNS + 1)]
+PAGE_OF_ABSENT_RUNS = [uuid.UUID(int=0xA000 + k) for k in range(49)]
 
 
 def _run(run_id: uuid.UUID, status: str, models: list[str], prompts: int) -> str:
@@ -229,6 +230,21 @@ CASES: dict[str, tuple[Callable[[AsyncConnection], Awaitable[object]], str, str,
         "FROM prompts",
         "prompts",
         100,
+    ),
+    # A page of runs (GET /runs, 50 by default, up to 200): each run's pairs, not the table's.
+    "a page of runs is counted": (
+        lambda c: _reads(
+            c, lambda s: runs_repo.status_counts(s, [ENDED_RUN, *PAGE_OF_ABSENT_RUNS])
+        ),
+        "FROM responses",
+        "responses",
+        20,
+    ),
+    "a run's contenders are summed up": (
+        lambda c: _reads(c, lambda s: runs_repo.contender_stats(s, ENDED_RUN)),
+        "FROM responses",
+        "responses",
+        20,
     ),
     "their answers are shown": (
         lambda c: _reads(

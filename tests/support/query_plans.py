@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import asyncpg
@@ -91,6 +91,8 @@ def _literal(value: Any) -> str:
         return repr(value)
     if isinstance(value, timedelta):
         return f"'{value.total_seconds()} seconds'"
+    if isinstance(value, datetime):
+        return f"'{value.isoformat()}'"
     if isinstance(value, str | uuid.UUID):
         return "'" + str(value).replace("'", "''") + "'"
     if isinstance(value, list):  # an array, as its text form: '{"a","b"}'

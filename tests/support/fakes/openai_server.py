@@ -2,7 +2,8 @@
 
 Its base URL, as the OpenAI adapter wants it, is `server.url + "/v1"`. Standalone, for
 benchmarks and trying the service:
-`python -m tests.support.fakes.openai_server --port 9999 --latency-ms 50`.
+`python -m tests.support.fakes.openai_server --port 9999 --latency-ms 50`; with `--tally`,
+`GET /stats` says how many requests came and how many repeated an earlier one.
 """
 
 import argparse
@@ -89,11 +90,14 @@ class FakeOpenAI(FakeProvider):
 
 
 def main() -> None:
-    """Serve on 127.0.0.1 until killed, recording nothing and logging no requests."""
+    """Serve on 127.0.0.1 until killed, recording no requests (a tally at most), logging none."""
     parser = argparse.ArgumentParser(description="A fake OpenAI-compatible server.")
     parser.add_argument("--port", type=int, default=9999)
     parser.add_argument("--latency-ms", type=float, default=0)
     parser.add_argument("--required-key", default=None, help="answer 401 to any other key")
+    parser.add_argument(
+        "--tally", action="store_true", help="count requests by body; GET /stats tells"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     log.info("fake OpenAI on http://127.0.0.1:%d/v1", args.port)
@@ -102,6 +106,7 @@ def main() -> None:
         latency_ms=args.latency_ms,
         required_key=args.required_key,
         record=False,  # unbounded memory under a benchmark otherwise
+        tally=args.tally,  # 16 bytes and a count per distinct request
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_until_cancelled(server))

@@ -1,9 +1,10 @@
 """What every fake provider shares: a real aiohttp server, recorded requests, scripted trouble."""
 
 import asyncio
+import hashlib
 import json
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, ClassVar, Self
@@ -40,6 +41,9 @@ class FakeProvider:
     Knobs, all changeable while it runs: `latency_ms` before every answer, `stall` (hold
     requests until it is cleared or the server stops), `required_key` (401 unless
     `Authorization: Bearer <key>`), `fail_next` and `respond_next` (scripted answers, in order).
+    With `tally`, it counts requests by a digest of their body and answers `GET /stats` with
+    how many came, how many were distinct, and how many repeated an earlier one (a pair asked
+    twice: benchmarks of several service processes count duplicate calls there).
     """
 
     paths: ClassVar[tuple[str, ...]] = ()
@@ -51,12 +55,14 @@ class FakeProvider:
         latency_ms: float = 0,
         required_key: str | None = None,
         record: bool = True,
+        tally: bool = False,
     ) -> None:
         self.latency_ms = latency_ms
         self.required_key = required_key
         self.requests: list[RecordedRequest] = []
         self._port = port
         self._record = record
+        self._tally: Counter[bytes] | None = Counter() if tally else None
         self._script: deque[ScriptedResponse] = deque()
         self._released = asyncio.Event()
         self._released.set()
@@ -124,9 +130,22 @@ class FakeProvider:
         given = authorization.removeprefix("Bearer ")
         return self._error(401, f"Incorrect API key provided: {given}")
 
+    def stats(self) -> dict[str, int]:
+        """Requests counted by `tally`: all of them, distinct bodies, and repeats."""
+        if self._tally is None:
+            raise RuntimeError("the fake server was started without tally")
+        requests, distinct = sum(self._tally.values()), len(self._tally)
+        return {"requests": requests, "distinct": distinct, "duplicates": requests - distinct}
+
+    async def _handle_stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.stats())
+
     async def _handle(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        if self._tally is not None:
+            self._tally[hashlib.blake2b(raw, digest_size=16).digest()] += 1
         try:
-            body = json.loads(await request.read())
+            body = json.loads(raw)
         except ValueError:
             body = None
         if self._record:
@@ -159,6 +178,8 @@ class FakeProvider:
     async def start(self) -> None:
         app = web.Application()
         app.add_routes([web.post(path, self._handle) for path in self.paths])
+        if self._tally is not None:
+            app.add_routes([web.get("/stats", self._handle_stats)])
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self._port, backlog=1024).start()
