@@ -162,7 +162,9 @@ class Dispatcher:
         return self._room(model) >= max(1, self._limit(model) // 2)
 
     async def _claim_loop(self) -> None:
-        while True:
+        # `_stopping` as well as the cancellation ends the loop: a cancellation can be lost
+        # (Python 3.11's wait_for drops one that meets a finished wait), and `stop` waits here.
+        while not self._stopping:
             self._beat("dispatch-claims")
             self._wake.clear()
             try:
@@ -173,7 +175,8 @@ class Dispatcher:
             if more:
                 continue
             try:
-                await asyncio.wait_for(self._wake.wait(), self._settings.poll_interval_s)
+                async with asyncio.timeout(self._settings.poll_interval_s):
+                    await self._wake.wait()
             except TimeoutError:
                 self._maybe_queued.update(self._specs)  # other processes may have queued work
 
@@ -254,7 +257,7 @@ class Dispatcher:
     # Leases
 
     async def _lease_loop(self) -> None:
-        while True:
+        while not self._stopping:
             self._beat("dispatch-leases")
             await asyncio.sleep(self._settings.lease_s / 3)
             try:

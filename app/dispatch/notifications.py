@@ -66,19 +66,23 @@ class Listener:
         self._news = news
         self._on_work = on_work
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.connected = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="notifications")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _listen(self) -> None:
         delay = _RECONNECT_S[0]
-        while True:
+        # `_stopping` as well as the cancellation ends the loop: connecting can swallow a
+        # cancellation that meets a connection just made (wait_for in Python 3.11).
+        while not self._stopping:
             try:
                 connection = await asyncpg.connect(
                     self._dsn, timeout=5, server_settings={"application_name": APPLICATION_NAME}
@@ -88,6 +92,9 @@ class Listener:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RECONNECT_S[1])
                 continue
+            if self._stopping:
+                await _close(connection)
+                return
             delay = _RECONNECT_S[0]
             lost = asyncio.Event()
             connection.add_termination_listener(partial(_on_lost, lost))
@@ -126,6 +133,7 @@ def _on_lost(lost: asyncio.Event, _connection: object) -> None:
 
 async def _close(connection: asyncpg.Connection) -> None:
     try:
-        await asyncio.wait_for(connection.close(), 2)
+        async with asyncio.timeout(2):
+            await connection.close()
     except (OSError, asyncpg.PostgresError, TimeoutError):
         connection.terminate()
