@@ -245,7 +245,14 @@ class Settings(BaseSettings):
             return ["otlp"] if self.otel_exporter_otlp_endpoint else []
         return [name for name in _names(self.otel_traces_exporter) if name != "none"]
 
-    @field_validator("database_url", "lamini_api_key", "openai_api_key", mode="before")
+    @field_validator(
+        "database_url",
+        "lamini_api_key",
+        "openai_api_key",
+        "otel_traces_exporter",
+        "otel_exporter_otlp_endpoint",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """`KEY=` in a compose file or shell means "not configured", not an empty key."""

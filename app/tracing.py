@@ -142,6 +142,13 @@ def _links(trace_parent: str) -> tuple["Link", ...]:
     return (Link(span_context),) if span_context.is_valid else ()
 
 
+def span(name: str, attributes: dict[str, Any]) -> AbstractContextManager[object]:
+    """A span of our own around some work (the statements inside become its children)."""
+    if _tracer is None:
+        return _NOTHING
+    return _tracer.start_as_current_span(name, attributes=attributes)
+
+
 def untraced() -> AbstractContextManager[object]:
     """No spans for the statements inside: the dispatcher's polling (claims, lease renewals)
     would otherwise make a trace of each, several a second, idle or not."""

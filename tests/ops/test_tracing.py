@@ -78,6 +78,17 @@ async def test_one_run_traces_its_request_statements_and_provider_calls(
     assert answered["llm_compare.prompt_tokens"] == answer["prompt_tokens"]
     assert answered["llm_compare.completion_tokens"] == answer["completion_tokens"]
 
+    # The dispatcher's writes: a span per batch, with its statements inside.
+    writes = _named(spans, "write answers")
+    assert sum(int(str((w.attributes or {})["llm_compare.outcomes"])) for w in writes) == 1
+    assert sum(int(str((w.attributes or {})["llm_compare.retries"])) for w in writes) == 1
+    written = [
+        str((s.attributes or {}).get("db.statement", ""))
+        for w in writes
+        for s in _in_trace(spans, w.context.trace_id)
+    ]
+    assert any(statement.startswith("UPDATE responses") for statement in written)
+
     # aiohttp's span of each call inside it, whose context reached the provider.
     for call, status, received in zip(calls, (503, 200), fake_openai.requests, strict=True):
         (http,) = [s for s in spans if s.parent and s.parent.span_id == call.context.span_id]
@@ -123,6 +134,8 @@ def test_without_the_extra_asking_for_traces_only_warns(
     ("variables", "exporters"),
     [
         ({}, []),
+        ({"OTEL_TRACES_EXPORTER": "", "OTEL_EXPORTER_OTLP_ENDPOINT": ""}, []),  # compose's unset
+        ({"OTEL_TRACES_EXPORTER": "", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, ["otlp"]),
         ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, ["otlp"]),
         ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"}, ["otlp"]),
         ({"OTEL_TRACES_EXPORTER": "console"}, ["console"]),
