@@ -13,6 +13,7 @@ shared context whose methods do nothing, so the dispatcher's hot path pays an `i
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import lru_cache
@@ -81,7 +82,7 @@ def provider_call(
     model: str,
     contender: str,
     attempt: int,
-    run_id: str,
+    run_id: uuid.UUID,
     response_id: int,
     trace_parent: str | None,
 ) -> AbstractContextManager[ProviderCall]:
@@ -95,7 +96,7 @@ def provider_call(
             "llm_compare.model": model,
             "llm_compare.contender": contender,
             "llm_compare.attempt": attempt,
-            "llm_compare.run_id": run_id,
+            "llm_compare.run_id": str(run_id),
             "llm_compare.response_id": response_id,
         },
         _links(trace_parent) if trace_parent else (),

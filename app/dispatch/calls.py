@@ -130,7 +130,7 @@ class ModelCaller:
                     model=spec.name,
                     contender=contender.label,
                     attempt=request.attempt,
-                    run_id=str(job.run_id),
+                    run_id=job.run_id,
                     response_id=job.id,
                     trace_parent=trace_parent,
                 ) as call,
