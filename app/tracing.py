@@ -8,7 +8,7 @@ span starts a trace of its own (with aiohttp's span inside it) and carries a *li
 request's span, from the `traceparent` stored on the run.
 
 Off, nothing of the SDK is imported: `traceparent()` is None and `provider_call` hands out one
-shared context whose methods do nothing, so the dispatcher's hot path pays an `is None` test.
+shared context whose methods do nothing: the dispatcher's hot path pays a few function calls.
 """
 
 import asyncio
@@ -46,20 +46,20 @@ class ProviderCall:
     def end(
         self,
         outcome: str,
-        latency_s: float,
+        latency_s: float | None,
         *,
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
         error: BaseException | None = None,
     ) -> None:
-        """`outcome` as the provider-call metric counts it: `ok`, `timeout`, `error`."""
-        self.ended = True
-        if self._span is None:
+        """`outcome` as the provider-call metric counts it: `ok`, `timeout`, `error` (and
+        `cancelled` for a call that stop interrupted)."""
+        if self._span is None:  # off: the one shared instance, never changed
             return
-        attributes: dict[str, Any] = {
-            "llm_compare.outcome": outcome,
-            "llm_compare.latency_ms": round(latency_s * 1000, 3),
-        }
+        self.ended = True
+        attributes: dict[str, Any] = {"llm_compare.outcome": outcome}
+        if latency_s is not None:
+            attributes["llm_compare.latency_ms"] = round(latency_s * 1000, 3)
         if prompt_tokens is not None:
             attributes["llm_compare.prompt_tokens"] = prompt_tokens
         if completion_tokens is not None:
@@ -126,7 +126,7 @@ def _traced_call(
             except BaseException as exc:
                 if not call.ended:  # neither answer nor provider error: cancelled, or a bug
                     cancelled = isinstance(exc, asyncio.CancelledError)
-                    call.end("cancelled" if cancelled else "error", 0.0, error=exc)
+                    call.end("cancelled" if cancelled else "error", None, error=exc)
                 raise
     finally:
         detach(token)

@@ -1,5 +1,6 @@
 """Traces (app/tracing.py): the spans of one run, exported to memory; and tracing off."""
 
+import asyncio
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -101,6 +102,27 @@ async def test_one_run_traces_its_request_statements_and_provider_calls(
         )
         trace_id = f"{call.context.trace_id:032x}"
         assert received.headers["traceparent"].split("-")[1] == trace_id
+
+
+async def test_a_call_that_stopping_interrupts_ends_its_span_cancelled(
+    tmp_path: Path, make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.stall = True
+    catalogue = openai_catalogue(tmp_path, gpt={"base_url": f"{fake_openai.url}/v1"})
+    settings = make_settings(catalogue_file=catalogue, shutdown_grace_s=0.1)
+    with traced() as exporter:
+        async with serve(settings) as client:
+            await client.post("/compare", json={"prompts": ["hi"], "models": ["gpt"]})
+            for _ in range(200):  # until the call is in flight
+                if fake_openai.requests:
+                    break
+                await asyncio.sleep(0.05)
+            assert fake_openai.requests
+        spans = exporter.get_finished_spans()
+    (call,) = _named(spans, "provider call gpt")
+    assert (call.attributes or {})["llm_compare.outcome"] == "cancelled"
+    assert "llm_compare.latency_ms" not in (call.attributes or {})
+    assert call.status.status_code == StatusCode.ERROR
 
 
 async def test_untraced_the_service_works_and_stores_no_trace_parent(
