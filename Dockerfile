@@ -1,6 +1,7 @@
 # llm-compare: the API and its dispatcher in one slim, non-root image.
 # `--build-arg LOCAL_MODELS=1` adds the two offline models (README, "Local models"): llama.cpp
 # is compiled in the build stage (several minutes) and the image grows by about 400 MB.
+# The `otel` extra is always in: traces cost nothing until OTEL_EXPORTER_OTLP_ENDPOINT is set.
 ARG LOCAL_MODELS=0
 
 FROM python:3.11-slim AS build
@@ -16,8 +17,8 @@ COPY app ./app
 COPY migrations ./migrations
 COPY scripts ./scripts
 RUN python -m venv /opt/venv \
-    && if [ "$LOCAL_MODELS" = 1 ]; then bash scripts/install-local.sh .[local]; \
-       else pip install .; fi
+    && if [ "$LOCAL_MODELS" = 1 ]; then bash scripts/install-local.sh .[local,otel]; \
+       else pip install .[otel]; fi
 
 FROM python:3.11-slim
 ARG LOCAL_MODELS

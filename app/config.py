@@ -16,6 +16,13 @@ def _env(name: str, *provider_names: str) -> AliasChoices:
     return AliasChoices(f"LLM_COMPARE_{name}", *provider_names)
 
 
+TRACE_EXPORTERS = ("otlp", "console", "none")
+
+
+def _names(value: str) -> list[str]:
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
 def env_key(name: str) -> SecretStr | None:
     """The key in environment variable `name` (a catalogue entry's `api_key_env`); None when it
     is unset or empty; `ValueError` when it cannot be sent (see `clean_key`)."""
@@ -175,6 +182,27 @@ class Settings(BaseSettings):
         description="`json`: one JSON object per line, with `run_id` and `response_id` where "
         "there is one.",
     )
+    # Traces (app/tracing.py): the standard OpenTelemetry variables, without our prefix. Only
+    # whether to trace is decided here; the SDK reads the others (service name, sampler, the
+    # exporter's headers and timeout) itself.
+    otel_sdk_disabled: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("OTEL_SDK_DISABLED"),
+        description="`true`: no traces, whatever else is set.",
+    )
+    otel_traces_exporter: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OTEL_TRACES_EXPORTER"),
+        description="Where traces go, comma-separated: `otlp`, `console`, `none`. Unset: "
+        "`otlp` when an OTLP endpoint is set, else no traces.",
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+        description="The collector's OTLP/HTTP endpoint; setting it turns traces on.",
+    )
     allowed_hosts: str | None = Field(
         default=None,
         description="Host names the API answers to, comma-separated (`*`: any). Unset: the "
@@ -196,7 +224,35 @@ class Settings(BaseSettings):
         default=5, ge=1, description="An idle connection between requests is closed after this."
     )
 
-    @field_validator("database_url", "lamini_api_key", "openai_api_key", mode="before")
+    @field_validator("otel_traces_exporter")
+    @classmethod
+    def _known_trace_exporters(cls, value: str | None) -> str | None:
+        if value is not None:
+            unknown = set(_names(value)) - set(TRACE_EXPORTERS)
+            if unknown:
+                raise ValueError(
+                    f"unknown trace exporter {sorted(unknown)[0]!r}; "
+                    f"one or more of {', '.join(TRACE_EXPORTERS)}, comma-separated"
+                )
+        return value
+
+    @property
+    def trace_exporters(self) -> list[str]:
+        """The exporters traces go to; empty: no traces."""
+        if self.otel_sdk_disabled:
+            return []
+        if self.otel_traces_exporter is None:
+            return ["otlp"] if self.otel_exporter_otlp_endpoint else []
+        return [name for name in _names(self.otel_traces_exporter) if name != "none"]
+
+    @field_validator(
+        "database_url",
+        "lamini_api_key",
+        "openai_api_key",
+        "otel_traces_exporter",
+        "otel_exporter_otlp_endpoint",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """`KEY=` in a compose file or shell means "not configured", not an empty key."""

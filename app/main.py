@@ -9,7 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import logs
+from app import logs, tracing
 from app.adapters.registry import AdapterRegistry
 from app.catalogue import endpoints as catalogue_endpoints
 from app.catalogue.service import Catalogue
@@ -140,4 +140,5 @@ def served_app() -> FastAPI:
     """The app `llm-compare serve` runs in each of its processes, from the environment."""
     settings = get_settings()
     logs.configure(settings.log_level, settings.log_format)
+    tracing.configure(settings.trace_exporters)  # before the app makes engines and sessions
     return create_app(settings, handle_signals=True)

@@ -8,12 +8,12 @@ from typing import TypeVar
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext import asyncio as sa_asyncio
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
-    create_async_engine,
 )
 
 _CONNECT_TIMEOUT_S = 5.0
@@ -42,7 +42,8 @@ def create_engine(
     server_settings = {"application_name": "llm-compare"}
     if statement_timeout_s:
         server_settings["statement_timeout"] = str(round(statement_timeout_s * 1000))
-    return create_async_engine(
+    # Looked up at each call: tracing (app/tracing.py) wraps it to instrument new engines.
+    return sa_asyncio.create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=pool_size if max_overflow is None else max_overflow,

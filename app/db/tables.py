@@ -113,6 +113,9 @@ class RunRow(Base):
     judges: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("runs.id", ondelete="SET NULL")
     )
+    # The W3C traceparent of the request that accepted the run, when tracing is on: the spans
+    # of its provider calls link to it (app/tracing.py).
+    trace_parent: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),

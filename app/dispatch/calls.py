@@ -15,7 +15,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from app import metrics
+from app import metrics, tracing
 from app.adapters.base import Generation, GenerationRequest, ProviderError
 from app.adapters.registry import AdapterRegistry
 from app.config import Settings
@@ -59,10 +59,16 @@ class ModelCaller:
         )
 
     async def outcome(
-        self, spec: ModelSpec, contender: Contender, job: Job, on_retry: Callable[[], None]
+        self,
+        spec: ModelSpec,
+        contender: Contender,
+        job: Job,
+        on_retry: Callable[[], None],
+        trace_parent: str | None = None,
     ) -> Outcome:
         """Call until an answer, a permanent error or the last attempt; `on_retry` is called
-        before each retry's backoff. Never raises but for cancellation: a bug fails one pair."""
+        before each retry's backoff; each call's span links to `trace_parent` (the request
+        that accepted the run). Never raises but for cancellation: a bug fails one pair."""
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._settings.max_attempts),
             wait=self._wait,
@@ -72,7 +78,7 @@ class ModelCaller:
         )
         fields: dict[str, Any]
         try:
-            generation, latency_s = await self._call(retrying, spec, contender, job)
+            generation, latency_s = await self._call(retrying, spec, contender, job, trace_parent)
             fields = {
                 "status": "succeeded",
                 "output": generation.output,
@@ -98,7 +104,12 @@ class ModelCaller:
         return float(self._backoff(state))
 
     async def _call(
-        self, retrying: AsyncRetrying, spec: ModelSpec, contender: Contender, job: Job
+        self,
+        retrying: AsyncRetrying,
+        spec: ModelSpec,
+        contender: Contender,
+        job: Job,
+        trace_parent: str | None,
     ) -> tuple[Generation, float]:
         adapter = self._adapters.get(spec)
         rendered = RenderedPrompt.from_stored(contender.template, job.rendered_prompt)
@@ -112,20 +123,39 @@ class ModelCaller:
         )
         timeout = self._settings.request_timeout_s
         async for attempt in retrying:
-            with attempt:
-                request.attempt = job.attempts + attempt.retry_state.attempt_number
+            request.attempt = job.attempts + attempt.retry_state.attempt_number
+            with (
+                attempt,
+                tracing.provider_call(
+                    model=spec.name,
+                    contender=contender.label,
+                    attempt=request.attempt,
+                    run_id=job.run_id,
+                    response_id=job.id,
+                    trace_parent=trace_parent,
+                ) as call,
+            ):
                 started = time.perf_counter()
                 try:
                     async with asyncio.timeout(timeout):
                         generation = await adapter.generate(request)
                 except TimeoutError:
                     metrics.PROVIDER_CALLS.labels(spec.name, "timeout").inc()
-                    raise ProviderError(f"no answer within {timeout:g} s", transient=True) from None
-                except ProviderError:
+                    error = ProviderError(f"no answer within {timeout:g} s", transient=True)
+                    call.end("timeout", time.perf_counter() - started, error=error)
+                    raise error from None
+                except ProviderError as exc:
                     metrics.PROVIDER_CALLS.labels(spec.name, "error").inc()
+                    call.end("error", time.perf_counter() - started, error=exc)
                     raise
                 latency = time.perf_counter() - started
                 metrics.PROVIDER_CALLS.labels(spec.name, "ok").inc()
                 metrics.PROVIDER_LATENCY.labels(spec.name).observe(latency)
+                call.end(
+                    "ok",
+                    latency,
+                    prompt_tokens=generation.prompt_tokens,
+                    completion_tokens=generation.completion_tokens,
+                )
                 return generation, latency
         raise AssertionError("tenacity returns or raises")  # pragma: no cover

@@ -10,11 +10,12 @@ import logging
 import time
 import uuid
 from collections import OrderedDict, defaultdict, deque
+from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import logs, metrics
+from app import logs, metrics, tracing
 from app.adapters.registry import AdapterRegistry
 from app.catalogue.service import Catalogue
 from app.config import Settings
@@ -28,10 +29,19 @@ from app.domain import Contender, ModelSpec
 
 log = logging.getLogger(__name__)
 
-_CONTENDER_CACHE_RUNS = 1024
+_RUN_CACHE_RUNS = 1024
 # After the grace for calls in flight, how long writing their answers and releasing the rest
 # may take before they are left to their leases.
 _FINAL_WRITE_S = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What a run's pairs need beyond their own rows: its contenders, and the traceparent of
+    the request that accepted it (their provider calls' spans link to it)."""
+
+    contenders: list[Contender]
+    trace_parent: str | None
 
 
 class Dispatcher:
@@ -55,10 +65,10 @@ class Dispatcher:
         self._in_flight: dict[str, int] = defaultdict(int)
         # Claimed pairs waiting for a free slot, so a finished call starts the next at once
         # and claims come in batches rather than one query per finished call.
-        self._ready: dict[str, deque[tuple[Job, Contender]]] = defaultdict(deque)
+        self._ready: dict[str, deque[tuple[Job, _Run]]] = defaultdict(deque)
         self._maybe_queued: set[str] = set(self._specs)
         self._wake = asyncio.Event()
-        self._contenders: OrderedDict[uuid.UUID, list[Contender]] = OrderedDict()
+        self._runs: OrderedDict[uuid.UUID, _Run] = OrderedDict()
         self._pairs: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -80,15 +90,15 @@ class Dispatcher:
     def drop_cancelled(self, run_ids: set[uuid.UUID]) -> None:
         """Runs were cancelled: their claimed pairs not yet started end `cancelled` instead."""
         for ready in self._ready.values():
-            keep: deque[tuple[Job, Contender]] = deque()
-            for job, contender in ready:
+            keep: deque[tuple[Job, _Run]] = deque()
+            for job, run in ready:
                 if job.run_id in run_ids:
                     cancelled = Outcome(
                         job.id, job.run_id, job.lease_token, status="cancelled", called=False
                     )
                     self._writer.put(cancelled)
                 else:
-                    keep.append((job, contender))
+                    keep.append((job, run))
             ready.clear()
             ready.extend(keep)
 
@@ -168,7 +178,8 @@ class Dispatcher:
             self._beat("dispatch-claims")
             self._wake.clear()
             try:
-                more = await self._claim_once()
+                with tracing.untraced():  # the pairs' own calls start traces of their own
+                    more = await self._claim_once()
             except Exception:  # the loop must outlive any one failure, or pairs stall
                 log.exception("claiming failed; trying again")
                 more = False
@@ -194,33 +205,33 @@ class Dispatcher:
             else:
                 more = more or self._worth_claiming(model)
             if jobs:
-                contenders_by_run = await self._contenders_for(jobs)
+                runs = await self._runs_of(jobs)
                 for job in jobs:
-                    contenders = contenders_by_run.get(job.run_id)
-                    if contenders is None:  # the run was deleted meanwhile; so are its rows
+                    run = runs.get(job.run_id)
+                    if run is None:  # the run was deleted meanwhile; so are its rows
                         continue
                     self._writer.hold(job.lease_token)
-                    self._ready[model].append((job, contenders[job.contender_index]))
+                    self._ready[model].append((job, run))
                 self._start_ready(self._specs[model])
         return more
 
-    async def _contenders_for(self, jobs: list[Job]) -> dict[uuid.UUID, list[Contender]]:
-        """The contenders of these jobs' runs, from the cache or the database."""
+    async def _runs_of(self, jobs: list[Job]) -> dict[uuid.UUID, _Run]:
+        """These jobs' runs, from the cache or the database."""
         wanted = {job.run_id for job in jobs}
-        missing = wanted - self._contenders.keys()
+        missing = wanted - self._runs.keys()
         if missing:
             async with self._engine.connect() as connection:
                 found = await queue.contenders_of(connection, list(missing))
-            for run_id, contenders in found.items():
-                self._contenders[run_id] = [Contender.model_validate(c) for c in contenders]
+            for run_id, (contenders, trace_parent) in found.items():
+                self._runs[run_id] = _Run(
+                    [Contender.model_validate(c) for c in contenders], trace_parent
+                )
         # Taken before eviction: one batch may span more runs than the cache keeps.
-        batch = {
-            run_id: self._contenders[run_id] for run_id in wanted if run_id in self._contenders
-        }
+        batch = {run_id: self._runs[run_id] for run_id in wanted if run_id in self._runs}
         for run_id in batch:
-            self._contenders.move_to_end(run_id)
-        while len(self._contenders) > _CONTENDER_CACHE_RUNS:
-            self._contenders.popitem(last=False)
+            self._runs.move_to_end(run_id)
+        while len(self._runs) > _RUN_CACHE_RUNS:
+            self._runs.popitem(last=False)
         return batch
 
     # Running pairs
@@ -230,21 +241,25 @@ class Dispatcher:
         while not self._stopping and ready and self._in_flight[spec.name] < self._limit(spec.name):
             self._start_pair(spec, *ready.popleft())
 
-    def _start_pair(self, spec: ModelSpec, job: Job, contender: Contender) -> None:
+    def _start_pair(self, spec: ModelSpec, job: Job, run: _Run) -> None:
         self._in_flight[spec.name] += 1
         metrics.IN_FLIGHT.labels(spec.name).inc()
-        task = asyncio.create_task(self._run_pair(spec, contender, job))
+        task = asyncio.create_task(self._run_pair(spec, run, job))
         self._pairs.add(task)
         task.add_done_callback(self._pairs.discard)
 
-    async def _run_pair(self, spec: ModelSpec, contender: Contender, job: Job) -> None:
+    async def _run_pair(self, spec: ModelSpec, run: _Run, job: Job) -> None:
         logs.RUN_ID.set(str(job.run_id))  # this task's own context: its log lines say so
         logs.RESPONSE_ID.set(job.id)
         # A retry is counted before its backoff, so it is stored before it is made.
         retried = CallMade(job.id, job.lease_token)
         try:
             outcome = await self._caller.outcome(
-                spec, contender, job, lambda: self._writer.put(retried)
+                spec,
+                run.contenders[job.contender_index],
+                job,
+                lambda: self._writer.put(retried),
+                trace_parent=run.trace_parent,
             )
         finally:
             self._in_flight[spec.name] -= 1
@@ -261,21 +276,20 @@ class Dispatcher:
             self._beat("dispatch-leases")
             await asyncio.sleep(self._settings.lease_s / 3)
             try:
-                async with self._engine.begin() as connection:
-                    await queue.renew(
-                        connection, self._writer.held_leases(), self._settings.lease_s
-                    )
-                    abandoned = await queue.requeue_expired(
-                        connection, self._settings.max_lost_leases
-                    )
-                    ended = await queue.finish_runs(connection, abandoned) if abandoned else []
-                    await notify_runs(connection, finished=ended)
-                    waiting = {job.run_id for ready in self._ready.values() for job, _ in ready}
-                    if waiting:
-                        # Cancelled through another process: drop their pairs here too.
-                        self.drop_cancelled(
-                            set(await queue.cancelled_among(connection, list(waiting)))
-                        )
-                self._news.finished(ended)
+                with tracing.untraced():
+                    await self._renew_and_reap()
             except Exception:
                 log.exception("renewing leases failed; trying again")
+
+    async def _renew_and_reap(self) -> None:
+        """Renew this process's leases, requeue (or fail) pairs whose lease ran out, and drop
+        the waiting pairs of runs cancelled through another process."""
+        async with self._engine.begin() as connection:
+            await queue.renew(connection, self._writer.held_leases(), self._settings.lease_s)
+            abandoned = await queue.requeue_expired(connection, self._settings.max_lost_leases)
+            ended = await queue.finish_runs(connection, abandoned) if abandoned else []
+            await notify_runs(connection, finished=ended)
+            waiting = {job.run_id for ready in self._ready.values() for job, _ in ready}
+            if waiting:
+                self.drop_cancelled(set(await queue.cancelled_among(connection, list(waiting))))
+        self._news.finished(ended)

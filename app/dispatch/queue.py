@@ -324,6 +324,9 @@ async def cancelled_among(
 
 async def contenders_of(
     connection: AsyncConnection, run_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[dict[str, Any]]]:
-    rows = await connection.execute(select(u.id, u.contenders).where(u.id.in_(run_ids)))
-    return {run_id: contenders for run_id, contenders in rows}
+) -> dict[uuid.UUID, tuple[list[dict[str, Any]], str | None]]:
+    """Each run's contenders, and the traceparent of the request that accepted it."""
+    rows = await connection.execute(
+        select(u.id, u.contenders, u.trace_parent).where(u.id.in_(run_ids))
+    )
+    return {run_id: (contenders, trace_parent) for run_id, contenders, trace_parent in rows}

@@ -10,7 +10,7 @@ from collections import Counter
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import metrics
+from app import metrics, tracing
 from app.config import Settings
 from app.dispatch import queue
 from app.dispatch.news import RunNews
@@ -87,10 +87,14 @@ class ResultWriter:
         touched = list({o.run_id for o in outcomes})
         while True:
             try:
-                async with self._engine.begin() as connection:
-                    await queue.record(connection, outcomes, calls)
-                    ended = await queue.finish_runs(connection, touched)
-                    await notify_runs(connection, progressed=touched, finished=ended)
+                with tracing.span(
+                    "write answers",
+                    {"llm_compare.outcomes": len(outcomes), "llm_compare.retries": len(calls)},
+                ):
+                    async with self._engine.begin() as connection:
+                        await queue.record(connection, outcomes, calls)
+                        ended = await queue.finish_runs(connection, touched)
+                        await notify_runs(connection, progressed=touched, finished=ended)
                 break
             except Exception:
                 # Keep the answers: the leases are renewed meanwhile, so no one else takes them.

@@ -9,6 +9,7 @@ import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import tracing
 from app.catalogue.service import Catalogue
 from app.config import Settings
 from app.db.engine import transaction
@@ -189,6 +190,7 @@ async def store_run(
         idempotency_key=idempotency_key,
         request_digest=request_digest(request),
         judges=judges,
+        trace_parent=tracing.traceparent(),
     )
     prompt_rows = [
         {"run_id": run.id, "position": i, "key": p.key, "text": p.text}

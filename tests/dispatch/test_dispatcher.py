@@ -17,26 +17,9 @@ from app.dispatch import dispatcher
 from app.dispatch.news import RunNews
 from app.runs.examples import CLASSIC_EXAMPLE
 from tests.support.app import serve
+from tests.support.catalogues import openai_catalogue
 from tests.support.fakes.lamini_server import FakeLamini
 from tests.support.fakes.openai_server import FakeOpenAI
-
-
-def _catalogue(tmp_path: Path, **models: dict[str, Any]) -> Path:
-    """A catalogue file of OpenAI-compatible models: name -> overrides."""
-    entries = [
-        {
-            "name": name,
-            "adapter": "openai",
-            "upstream": name,
-            "template": "chat",
-            "api_key": "sk-test",
-            **overrides,
-        }
-        for name, overrides in models.items()
-    ]
-    path = tmp_path / "catalogue.json"
-    path.write_text(json.dumps({"models": entries}))
-    return path
 
 
 async def _run(client: httpx.AsyncClient, body: dict[str, Any], wait: float = 20) -> Any:
@@ -53,7 +36,7 @@ async def test_transient_errors_are_retried_until_an_answer(
     tmp_path: Path, make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.fail_next(503, times=2, message="overloaded")
-    catalogue = _catalogue(tmp_path, gpt={"base_url": f"{fake_openai.url}/v1"})
+    catalogue = openai_catalogue(tmp_path, gpt={"base_url": f"{fake_openai.url}/v1"})
     async with serve(make_settings(catalogue_file=catalogue)) as client:
         run = await _run(client, {"prompts": ["hello there"], "models": ["gpt"]})
     answer = _answer(run, "gpt")
@@ -68,7 +51,7 @@ async def test_retry_after_is_honoured(
     tmp_path: Path, make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.fail_next(429, retry_after=0.6, message="slow down")
-    catalogue = _catalogue(tmp_path, gpt={"base_url": f"{fake_openai.url}/v1"})
+    catalogue = openai_catalogue(tmp_path, gpt={"base_url": f"{fake_openai.url}/v1"})
     settings = make_settings(catalogue_file=catalogue, retry_initial_s=0.01, retry_max_s=5)
     async with serve(settings) as client:
         run = await _run(client, {"prompts": ["hi"], "models": ["gpt"]})
@@ -81,7 +64,7 @@ async def test_retries_give_up_after_max_attempts(
     tmp_path: Path, make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.fail_next(502, times=10, message="bad gateway today")
-    catalogue = _catalogue(tmp_path, gpt={"base_url": f"{fake_openai.url}/v1"})
+    catalogue = openai_catalogue(tmp_path, gpt={"base_url": f"{fake_openai.url}/v1"})
     async with serve(make_settings(catalogue_file=catalogue, max_attempts=3)) as client:
         run = await _run(client, {"prompts": ["hi"], "models": ["gpt"]})
     answer = _answer(run, "gpt")
@@ -96,7 +79,7 @@ async def test_permanent_error_fails_at_once_with_the_providers_message(
     tmp_path: Path, make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.required_key = "sk-the-right-one"
-    catalogue = _catalogue(tmp_path, gpt={"base_url": f"{fake_openai.url}/v1"})
+    catalogue = openai_catalogue(tmp_path, gpt={"base_url": f"{fake_openai.url}/v1"})
     async with serve(make_settings(catalogue_file=catalogue)) as client:
         run = await _run(client, {"prompts": ["hi"], "models": ["gpt", "echo"]})
     answer = _answer(run, "gpt")
@@ -117,7 +100,7 @@ async def test_a_stalled_provider_does_not_hold_up_other_models(
 ) -> None:
     async with FakeOpenAI() as stalled:
         stalled.stall = True
-        catalogue = _catalogue(
+        catalogue = openai_catalogue(
             tmp_path,
             stuck={"base_url": f"{stalled.url}/v1", "concurrency": 2},
             quick={"base_url": f"{fake_openai.url}/v1", "concurrency": 2},
@@ -223,7 +206,7 @@ async def test_an_answer_with_a_nul_character_is_stored_without_it(
             ]
         },
     )
-    catalogue = _catalogue(tmp_path, gpt={"base_url": f"{fake_openai.url}/v1"})
+    catalogue = openai_catalogue(tmp_path, gpt={"base_url": f"{fake_openai.url}/v1"})
     async with serve(make_settings(catalogue_file=catalogue)) as client:
         run = await _run(client, {"prompts": ["one", "two"], "models": ["gpt"]})
     assert run["status"] == "succeeded"
@@ -234,7 +217,7 @@ async def test_an_answer_with_a_nul_character_is_stored_without_it(
 async def test_many_small_runs_all_finish_even_when_the_contender_cache_turns_over(
     tmp_path: Path, make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dispatcher, "_CONTENDER_CACHE_RUNS", 2)
+    monkeypatch.setattr(dispatcher, "_RUN_CACHE_RUNS", 2)
     path = tmp_path / "catalogue.json"
     path.write_text(
         json.dumps(
