@@ -113,9 +113,21 @@ class RunRow(Base):
     judges: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("runs.id", ondelete="SET NULL")
     )
+    # USD spent: 0 at acceptance when every contender has a price, NULL (unknown) otherwise;
+    # the writer adds each answer's cost in the transaction that stores it.
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    # Pairs start only while cost_usd + the worst case of the pairs in flight fits in it.
+    budget_usd: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (
         CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
+        # `GET /runs?sort=-cost_usd`: runs of known cost in cost order, id breaking ties.
+        Index(
+            "ix_runs_cost_usd_id",
+            cost_usd.desc(),
+            id.desc(),
+            postgresql_where=text("cost_usd IS NOT NULL"),
+        ),
         Index("ix_runs_judges", "judges", postgresql_where=text("judges IS NOT NULL")),
         Index("ix_runs_created_at_id", created_at.desc(), id.desc()),
         Index("ix_runs_status_created_at", "status", created_at.desc()),
@@ -175,6 +187,11 @@ class ResponseRow(Base):
     words: Mapped[int | None] = mapped_column(Integer)
     # The rules' DIAGNOSTICS_VERSION they were computed by: older ones can be computed again.
     diagnostics_version: Mapped[int | None] = mapped_column(SmallInteger)
+    # USD, from the token counts and the contender's price; NULL when either is unknown.
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    # A budgeted run's pair: the most it can cost (its prompt's token bound and the contender's
+    # max_new_tokens at its price), reserved while it is in flight. NULL in other runs.
+    max_cost_usd: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (
         ForeignKeyConstraint(

@@ -15,10 +15,11 @@ from app.errors import problems
 from app.fields import Count, Cursor, IdempotencyKey, Name, SearchText, TagFilter, Timestamp
 from app.runs import export, service
 from app.runs.accept import IDEMPOTENCY_KEY, accept
+from app.runs.accept import dry_run as plan
 from app.runs.examples import COMPARE_EXAMPLES
 from app.runs.progress import run_events, wait_for_run
 from app.runs.repository import RunFilters
-from app.runs.schemas import CompareRequest, RunDetail, RunPage, RunSummary
+from app.runs.schemas import CompareRequest, DryRun, RunDetail, RunPage, RunSummary
 from app.state import SessionDep, StateDep
 
 
@@ -46,8 +47,9 @@ DEFAULT_PROMPT_LIMIT = 100
         200: {
             "description": "The run finished within `wait` seconds, or the "
             "`Idempotency-Key` was seen before with the same body: the run as "
-            f"`GET /runs/{{id}}` shows it (its first {DEFAULT_PROMPT_LIMIT} prompts).",
-            "model": RunDetail,
+            f"`GET /runs/{{id}}` shows it (its first {DEFAULT_PROMPT_LIMIT} prompts). With "
+            "`dry_run=true`: what the run would send and the most it could cost.",
+            "model": RunDetail | DryRun,
         },
         202: {
             "description": "Accepted; `Location` names the run to read back. The body is the "
@@ -73,10 +75,21 @@ async def create_comparison(
             "making a second one; the same key with another body is refused (422).",
         ),
     ] = None,
-) -> RunSummary | RunDetail:
+    dry_run: Annotated[
+        bool,
+        Query(
+            description="Only check the request and say what the run would send: pairs, "
+            "prompt tokens per contender, max completion tokens and the most it could cost. "
+            "Nothing is stored or sent."
+        ),
+    ] = False,
+) -> RunSummary | RunDetail | DryRun:
     """Store every prompt x model pair as queued work, then answer: the work survives a crash
     from the moment this returns. Models answer in the background; read the run back at
     `Location`, or pass `wait` to get the finished run, answers and all, in this response."""
+    if dry_run:
+        response.status_code = status.HTTP_200_OK
+        return plan(body, state.catalogue, state.settings)
     run, replayed = await accept(state, body, idempotency_key)
     response.headers["Location"] = f"/runs/{run.id}"
     if replayed:

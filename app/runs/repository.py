@@ -274,6 +274,7 @@ async def contender_stats(session: AsyncSession, run_id: uuid.UUID) -> Sequence[
         r.finish_reason,
         r.diagnostics_version,
         r.flags,
+        r.cost_usd,
     ).subquery("pairs")
     done = pairs.c.status == "succeeded"
     query = select(
@@ -286,6 +287,9 @@ async def contender_stats(session: AsyncSession, run_id: uuid.UUID) -> Sequence[
         func.sum(pairs.c.completion_tokens).label("completion_tokens"),
         func.count().filter(pairs.c.finish_reason == "length").label("truncated"),
         func.count(pairs.c.diagnostics_version).label("diagnosed"),
+        func.sum(pairs.c.cost_usd).label("cost_usd"),
+        # Answers whose cost is unknown (no token counts): the contender's total is too.
+        func.count().filter(done, pairs.c.cost_usd.is_(None)).label("uncosted"),
         *(func.count().filter(literal(flag) == any_(pairs.c.flags)).label(flag) for flag in FLAGS),
     ).group_by(pairs.c.contender_index, pairs.c.status)
     return (await session.execute(query)).all()
@@ -338,6 +342,7 @@ async def retry_failed(connection: AsyncConnection, run_id: uuid.UUID) -> int:
             prompt_tokens=None,
             completion_tokens=None,
             latency_ms=None,
+            cost_usd=None,
             lost_leases=0,
             started_at=None,
             finished_at=None,

@@ -49,6 +49,8 @@ def summary(run: RunRow, by_status: dict[str, int]) -> RunSummary:
         prompt_count=run.prompt_count,
         counts=_counts(by_status),
         judges=run.judges,
+        cost_usd=run.cost_usd,
+        budget_usd=run.budget_usd,
     )
 
 
@@ -108,6 +110,8 @@ async def _contender_stats(
     by_status: dict[int, dict[str, int]] = defaultdict(dict)
     p50: dict[int, float | None] = {}
     p95: dict[int, float | None] = {}
+    cost: dict[int, float] = defaultdict(float)
+    uncosted: Counter[int] = Counter()
     tokens: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     seen_tokens: dict[int, list[bool]] = defaultdict(lambda: [False, False])
     truncated: Counter[int] = Counter()
@@ -120,6 +124,8 @@ async def _contender_stats(
             p50[i], p95[i] = row.p50, row.p95
         truncated[i] += row.truncated
         diagnosed[i] += row.diagnosed
+        cost[i] += row.cost_usd or 0.0
+        uncosted[i] += row.uncosted
         for flag in FLAGS:
             flagged[i][flag] += row._mapping[flag]
         for k, value in enumerate((row.prompt_tokens, row.completion_tokens)):
@@ -135,6 +141,7 @@ async def _contender_stats(
             prompt_tokens=tokens[i][0] if seen_tokens[i][0] else None,
             completion_tokens=tokens[i][1] if seen_tokens[i][1] else None,
             truncated=truncated[i],
+            cost_usd=None if c.price is None or uncosted[i] else cost[i],
             flags={flag: flagged[i][flag] for flag in FLAGS},
             diagnosed=diagnosed[i],
         )
