@@ -52,6 +52,7 @@ class Verdict:
 
     requeue: list[int]
     cancel: list[int]
+    left_usd: float = 0.0  # what the run can still spend, when pairs are cancelled
 
 
 def fit(budget: Budget, in_flight_usd: float, taken: Sequence[Taken]) -> Verdict:
@@ -67,7 +68,7 @@ def fit(budget: Budget, in_flight_usd: float, taken: Sequence[Taken]) -> Verdict
             over.append(pair.id)
     if kept or in_flight_usd > 0:
         return Verdict(requeue=over, cancel=[])
-    return Verdict(requeue=[], cancel=over)
+    return Verdict(requeue=[], cancel=over, left_usd=left if budget.cost_usd is not None else -1)
 
 
 def _ids(ids: list[int]) -> Any:
@@ -102,10 +103,13 @@ async def keep_within(
     in_flight = await _in_flight(connection, [b.run_id for b in budgets], token)
     requeue: list[int] = []
     cancel: list[int] = []
+    exhausted: dict[uuid.UUID, float] = {}
     for budget in budgets:
         verdict = fit(budget, in_flight.get(budget.run_id, 0.0), by_run[budget.run_id])
         requeue += verdict.requeue
         cancel += verdict.cancel
+        if verdict.cancel:
+            exhausted[budget.run_id] = verdict.left_usd
     if requeue or cancel:
         # Undone as if never claimed: the claim counted a call and may have set started_at.
         never_called = r.attempts - 1 == 0
@@ -123,4 +127,26 @@ async def keep_within(
                 lease_expires_at=None,
             )
         )
+    for run_id, left in exhausted.items():
+        await _cancel_rest(connection, run_id, left)
     return Verdict(requeue=requeue, cancel=cancel)
+
+
+async def _cancel_rest(connection: AsyncConnection, run_id: uuid.UUID, left: float) -> None:
+    """Cancel the run's other queued pairs that cannot fit in `left`, all at once rather than
+    a claim's worth at a time; those another claim holds, that claim cancels."""
+    rest = (
+        select(r.id)
+        .where(
+            r.run_id == run_id,
+            r.finished_at.is_(None),
+            status_in(r.status, "queued"),
+            r.max_cost_usd > left,
+        )
+        .with_for_update(skip_locked=True)
+    )
+    await connection.execute(
+        update(responses)
+        .where(r.id == any_(func.array(rest.scalar_subquery())))
+        .values(status="cancelled", error=BUDGET_EXHAUSTED, finished_at=func.now())
+    )
