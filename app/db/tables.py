@@ -232,6 +232,14 @@ class ResponseRow(Base):
         # which no claim or lease query mentions: `status IN ('queued', 'running')` would
         # offer this index to every one of them.
         Index("ix_responses_unfinished", "run_id", postgresql_where=text("finished_at IS NULL")),
+        # A budgeted run's pairs in flight, which each claim of its pairs sums: through
+        # ix_responses_unfinished it would read every queued pair of the run too. Only
+        # queries that say `max_cost_usd IS NOT NULL` (budgets) can use it.
+        Index(
+            "ix_responses_budgeted_in_flight",
+            "run_id",
+            postgresql_where=text("status = 'running' AND max_cost_usd IS NOT NULL"),
+        ),
         Index("ix_responses_search", search_vector(output), postgresql_using="gin"),
         # A run's prompts with a flagged answer (`?flag=`), in order: only flagged answers are
         # in it, so finding the few flagged prompts of a clean run reads those and no more

@@ -75,7 +75,7 @@ def _ids(ids: list[int]) -> Any:
     return literal(ids, ARRAY(BigInteger))
 
 
-async def _in_flight(
+async def in_flight_usd(
     connection: AsyncConnection, run_ids: list[uuid.UUID], token: uuid.UUID
 ) -> dict[uuid.UUID, float]:
     """Per run, the worst case of its pairs in flight that this claim did not take."""
@@ -83,8 +83,9 @@ async def _in_flight(
         select(r.run_id, func.sum(r.max_cost_usd))
         .where(
             r.run_id == any_(literal(run_ids, ARRAY(UUID(as_uuid=True)))),
-            r.finished_at.is_(None),
+            # As ix_responses_budgeted_in_flight's predicate says, so that it serves.
             status_in(r.status, "running"),
+            r.max_cost_usd.is_not(None),
             r.lease_token != token,
         )
         .group_by(r.run_id)
@@ -100,7 +101,7 @@ async def keep_within(
     by_run: dict[uuid.UUID, list[Taken]] = defaultdict(list)
     for pair in taken:
         by_run[pair.run_id].append(pair)
-    in_flight = await _in_flight(connection, [b.run_id for b in budgets], token)
+    in_flight = await in_flight_usd(connection, [b.run_id for b in budgets], token)
     requeue: list[int] = []
     cancel: list[int] = []
     exhausted: dict[uuid.UUID, float] = {}

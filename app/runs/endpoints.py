@@ -18,7 +18,7 @@ from app.runs.accept import IDEMPOTENCY_KEY, accept
 from app.runs.accept import dry_run as plan
 from app.runs.examples import COMPARE_EXAMPLES
 from app.runs.progress import run_events, wait_for_run
-from app.runs.repository import RunFilters
+from app.runs.repository import RunFilters, RunOrder
 from app.runs.schemas import CompareRequest, DryRun, RunDetail, RunPage, RunSummary
 from app.state import SessionDep, StateDep
 
@@ -115,7 +115,12 @@ def _tags(values: list[str]) -> dict[str, str]:
     return {key: value for key, _, value in (tag.partition(":") for tag in values)}
 
 
-@router.get("", response_model=RunPage, summary="List runs, newest first", responses=problems(422))
+@router.get(
+    "",
+    response_model=RunPage,
+    summary="List runs, newest first or by cost",
+    responses=problems(422),
+)
 async def list_runs(
     session: SessionDep,
     status: Annotated[list[RunStatus] | None, Query(description="Any of these.")] = None,
@@ -132,9 +137,24 @@ async def list_runs(
     ] = None,
     created_after: Annotated[Timestamp | None, Query()] = None,
     created_before: Annotated[Timestamp | None, Query()] = None,
+    min_cost_usd: Annotated[
+        float | None, Query(ge=0, le=1e9, description="Runs that cost at least this (USD).")
+    ] = None,
+    max_cost_usd: Annotated[
+        float | None, Query(ge=0, le=1e9, description="Runs that cost at most this (USD).")
+    ] = None,
+    sort: Annotated[
+        RunOrder,
+        Query(
+            description="`-created_at`: newest first; `-cost_usd` / `cost_usd`: the most / "
+            "least expensive first, leaving out runs of unknown cost. A run still going may "
+            "move between pages of a cost order as its cost grows."
+        ),
+    ] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[
-        Cursor | None, Query(description="`next_cursor` of the previous page.")
+        Cursor | None,
+        Query(description="`next_cursor` of the previous page, with the same `sort`."),
     ] = None,
 ) -> RunPage:
     """Keyset pagination: pages stay stable while new runs arrive."""
@@ -145,8 +165,10 @@ async def list_runs(
         created_after=created_after,
         created_before=created_before,
         text=q,
+        min_cost_usd=min_cost_usd,
+        max_cost_usd=max_cost_usd,
     )
-    return await service.list_page(session, filters, limit, cursor)
+    return await service.list_page(session, filters, limit, cursor, sort)
 
 
 @router.get(

@@ -1,8 +1,9 @@
 """costs and budgets
 
 Each answer's cost (`responses.cost_usd`), a budgeted run's worst case per pair
-(`responses.max_cost_usd`), a run's cost and budget (`runs.cost_usd`, `runs.budget_usd`), and
-ix_runs_cost_usd_id for listing runs by cost. Runs stored before have no cost (NULL: unknown).
+(`responses.max_cost_usd`), a run's cost and budget (`runs.cost_usd`, `runs.budget_usd`),
+ix_runs_cost_usd_id for listing runs by cost, and ix_responses_budgeted_in_flight for the
+claims of budgeted runs. Runs stored before have no cost (NULL: unknown).
 
 Revision ID: f3c8a1d5b7e9
 Revises: e7b3f1a2c4d5
@@ -33,9 +34,17 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("cost_usd IS NOT NULL"),
     )
+    op.create_index(
+        "ix_responses_budgeted_in_flight",
+        "responses",
+        ["run_id"],
+        unique=False,
+        postgresql_where=sa.text("status = 'running' AND max_cost_usd IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_responses_budgeted_in_flight", table_name="responses")
     op.drop_index("ix_runs_cost_usd_id", table_name="runs")
     op.drop_column("runs", "budget_usd")
     op.drop_column("runs", "cost_usd")

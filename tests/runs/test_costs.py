@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -149,3 +150,50 @@ async def test_a_budget_that_cannot_be_kept_is_refused(
             assert error["field"] == "budget_usd"
             assert says in error["message"]
         assert (await client.get("/runs")).json()["items"] == []
+
+
+async def _store_runs(db_url: str, costs: list[float | None]) -> list[tuple[float | None, str]]:
+    """Finished runs of these costs, stored directly; their (cost, id)."""
+    connection = await asyncpg.connect(db_url)
+    try:
+        rows = await connection.fetch(
+            "INSERT INTO runs (id, status, params, contenders, models, prompt_count, cost_usd) "
+            "SELECT gen_random_uuid(), 'succeeded', '{}', '[]', '{}', 0, c "
+            "FROM unnest($1::float8[]) c RETURNING cost_usd, id::text",
+            costs,
+        )
+    finally:
+        await connection.close()
+    return [(row["cost_usd"], row["id"]) for row in rows]
+
+
+async def _walk(client: httpx.AsyncClient, **params: Any) -> list[str]:
+    ids: list[str] = []
+    cursor = None
+    while True:
+        page = await client.get(
+            "/runs", params={**params, "limit": 3, **({"cursor": cursor} if cursor else {})}
+        )
+        assert page.status_code == 200, page.text
+        ids += [run["id"] for run in page.json()["items"]]
+        if (cursor := page.json()["next_cursor"]) is None:
+            return ids
+
+
+async def test_runs_are_listed_and_filtered_by_cost_page_by_page(
+    client: httpx.AsyncClient, db_url: str
+) -> None:
+    # Ties, so that pages must break them by id; unknown costs, which no cost order lists.
+    stored = await _store_runs(db_url, [0.5, 0.25, None, 0.5, 1.0, 0.5, 0.0, None, 0.25, 2.0])
+    known = [(cost, run_id) for cost, run_id in stored if cost is not None]
+    costliest = [run_id for _, run_id in sorted(known, reverse=True)]
+    assert await _walk(client, sort="-cost_usd") == costliest
+    cheapest = [run_id for _, run_id in sorted(known)]
+    assert await _walk(client, sort="cost_usd") == cheapest
+    between = [run_id for cost, run_id in sorted(known) if 0.25 <= cost <= 0.5]
+    assert await _walk(client, sort="cost_usd", min_cost_usd=0.25, max_cost_usd=0.5) == between
+    assert len(await _walk(client)) == len(stored)  # newest first lists every run
+    first = (await client.get("/runs", params={"sort": "-cost_usd", "limit": 1})).json()
+    wrong = await client.get("/runs", params={"cursor": first["next_cursor"]})
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["field"] == "cursor"
