@@ -409,6 +409,24 @@ async def delete_finished(connection: AsyncConnection, run_id: uuid.UUID) -> str
     return status
 
 
+async def expired_runs(
+    connection: AsyncConnection,
+    created_before: datetime,
+    limit: int,
+    scope: ColumnElement[bool] | None = None,
+) -> list[uuid.UUID]:
+    """The oldest finished runs created before `created_before` (of those in `scope`)."""
+    query = (
+        select(RunRow.id)
+        .where(RunRow.status.in_(FINISHED_STATUSES), RunRow.created_at < created_before)
+        .order_by(RunRow.created_at)
+        .limit(limit)
+    )
+    if scope is not None:
+        query = query.where(scope)
+    return list(await connection.scalars(query))
+
+
 # Exporting
 
 _answers = select(
