@@ -19,6 +19,7 @@ from app.errors import InvalidFieldError
 from app.runs import repository as runs_repo
 from app.runs.costs import ContenderCosts, check_budget, contender_costs, total_max_cost
 from app.runs.schemas import CompareRequest, ContenderIn, DryRun, DryRunContender, PromptIn
+from app.runs.spending import enforce_monthly_budget
 from app.state import ServiceState
 from app.templates import RenderedPrompt, render, rendered_size
 from app.tokens import tokenizer
@@ -227,6 +228,7 @@ async def store_run(
     """Store the run, its prompts and one queued response per pair, in the caller's transaction;
     `judges` names the run whose answers this run's model judges (app/judging/judge.py)."""
     prompts, contenders, rendered = _validated(request, catalogue, settings)
+    await enforce_monthly_budget(session, settings.monthly_budget_usd)
     max_costs: list[list[float | None]] | None = None
     if request.budget_usd is not None:
         costs = _costs(contenders, rendered, catalogue)

@@ -56,7 +56,7 @@ DEFAULT_PROMPT_LIMIT = 100
             "run's summary.",
             "model": RunSummary,
         },
-        **problems(400, 413, 415, 422),
+        **problems(400, 402, 413, 415, 422),
     },
 )
 async def create_comparison(

@@ -409,6 +409,16 @@ async def delete_finished(connection: AsyncConnection, run_id: uuid.UUID) -> str
     return status
 
 
+async def spent_since(
+    session: AsyncSession, since: datetime, scope: ColumnElement[bool] | None = None
+) -> float:
+    """What the runs created since `since` (of those in `scope`) cost so far, in USD."""
+    query = select(func.coalesce(func.sum(RunRow.cost_usd), 0.0)).where(RunRow.created_at >= since)
+    if scope is not None:
+        query = query.where(scope)
+    return float(await session.scalar(query) or 0.0)
+
+
 async def expired_runs(
     connection: AsyncConnection,
     created_before: datetime,
