@@ -457,6 +457,7 @@ _answers = select(
     ResponseRow.repetition,
     ResponseRow.prompt_overlap,
     ResponseRow.words,
+    ResponseRow.cost_usd,
 ).order_by(ResponseRow.prompt_position, ResponseRow.contender_index)
 
 
