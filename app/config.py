@@ -160,6 +160,30 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="Request body.")
     max_wait_s: float = Field(default=300.0, ge=0, description="Upper bound for `?wait=`.")
 
+    # Spending
+    monthly_budget_usd: float | None = Field(
+        default=None,
+        gt=0,
+        le=1e9,
+        description="What runs created in a calendar month (UTC) may cost together; once "
+        "spent, new runs are refused (402) until the month ends. Unset: no limit.",
+    )
+
+    # Retention
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=36_500,
+        description="Delete finished runs created more than this many days ago, in the "
+        "background. Unset: keep every run.",
+    )
+    retention_interval_s: float = Field(
+        default=3600.0, gt=0, description="How often to look for runs past their retention."
+    )
+    retention_batch_size: int = Field(
+        default=50, ge=1, le=10_000, description="Runs deleted per transaction."
+    )
+
     # Judging
     battle_ttl_s: float = Field(
         default=600.0,

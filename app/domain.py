@@ -67,13 +67,40 @@ class GenerationParams(BaseModel):
         return self.model_copy(update=override.model_dump(exclude_unset=True))
 
 
+class Price(BaseModel):
+    """What a model's provider charges, in US dollars per million tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input_per_mtok: float = Field(ge=0, le=10_000, description="USD per million prompt tokens.")
+    output_per_mtok: float = Field(
+        ge=0, le=10_000, description="USD per million completion tokens."
+    )
+
+    @property
+    def free(self) -> bool:
+        return self.input_per_mtok == 0 and self.output_per_mtok == 0
+
+    def cost(self, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
+        """The cost of one call in USD; None when a token count it needs is unknown."""
+        if self.free:
+            return 0.0
+        if prompt_tokens is None or completion_tokens is None:
+            return None
+        return (
+            prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok
+        ) / 1_000_000
+
+
 class Contender(BaseModel):
-    """A contender as resolved when the run was accepted."""
+    """A contender as resolved when the run was accepted, with its model's price then (None:
+    unknown, so its answers' cost is unknown)."""
 
     label: str
     model: str
     template: str
     params: GenerationParams
+    price: Price | None = None
 
 
 class ModelSpec(BaseModel):
@@ -88,6 +115,9 @@ class ModelSpec(BaseModel):
     params: GenerationParams = Field(default_factory=GenerationParams)
     concurrency: int | None = Field(default=None, ge=1)
     description: str = ""
+    price: Price | None = Field(
+        default=None, description="What the provider charges; unset: unknown (cost is null)."
+    )
     base_url: str | None = Field(
         default=None,
         description="The model's own endpoint instead of the adapter's global one; the global "

@@ -34,6 +34,9 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = Field(
         default=None, description="For invalid input: each offending field."
     )
+    resets_at: str | None = Field(
+        default=None, description="For a spent monthly budget (402): when it resets (UTC)."
+    )
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -89,6 +92,20 @@ class InvalidFieldError(ProblemError):
 
     status_code = 422
     title = "Unprocessable Content"
+
+
+class PaymentRequiredError(ProblemError):
+    """A budget is spent: new work is refused until it resets at `resets_at`."""
+
+    status_code = 402
+    title = "Payment Required"
+
+    def __init__(self, detail: str, *, resets_at: str) -> None:
+        super().__init__(detail)
+        self.resets_at = resets_at
+
+    def problem(self) -> dict[str, Any]:
+        return {**super().problem(), "resets_at": self.resets_at}
 
 
 class PayloadTooLargeError(ProblemError):

@@ -24,6 +24,7 @@ from app.errors import install_problem_handlers
 from app.judging import endpoints as judging_endpoints
 from app.ops import endpoints as ops_endpoints
 from app.runs import endpoints as runs_endpoints
+from app.runs.retention import RetentionSweeper
 from app.server.guards import JsonOnly, TrustedHost, allowed_hosts
 from app.server.limits import BodySizeLimit
 from app.server.shutdown import stop_on_signal
@@ -94,6 +95,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         listener = Listener(url, news, dispatcher.wake if dispatcher else lambda: None)
         listener.start()
         stack.push_async_callback(listener.stop)
+        if settings.retention_days is not None:
+            sweeper = RetentionSweeper(
+                engine,
+                settings.retention_days,
+                settings.retention_interval_s,
+                settings.retention_batch_size,
+            )
+            sweeper.start()
+            stack.push_async_callback(sweeper.stop)
         service = ServiceState(settings, engine, sessions, catalogue, news, dispatcher)
         stack.callback(service.begin_shutdown)  # first thing on the way out
         if app.state.handle_signals:

@@ -82,6 +82,12 @@ class Adapter(ABC):
         """Why a model of this kind cannot be called here (a missing key or extra), or None."""
         return None
 
+    @classmethod
+    def encoding(cls, upstream: str) -> str | None:
+        """The name of the BPE encoding the provider counts `upstream`'s tokens with (as
+        tiktoken names them), or None when not known: token counts are then estimated."""
+        return None
+
     @abstractmethod
     def __init__(self, spec: ModelSpec, settings: Settings, concurrency: int) -> None: ...
 

@@ -87,11 +87,30 @@ def generation_from(data: Any, chat: bool, source: str) -> Generation:
     )
 
 
+# OpenAI's models by name prefix, most specific first, and the encodings they count tokens
+# with; models of other OpenAI-compatible servers (vLLM, Ollama) have names matching none.
+_ENCODINGS = (
+    ("gpt-4o", "o200k_base"),
+    ("gpt-4.1", "o200k_base"),
+    ("gpt-4.5", "o200k_base"),
+    ("gpt-5", "o200k_base"),
+    ("o1", "o200k_base"),
+    ("o3", "o200k_base"),
+    ("o4", "o200k_base"),
+    ("gpt-4", "cl100k_base"),
+    ("gpt-3.5-turbo", "cl100k_base"),
+)
+
+
 class OpenAIAdapter(KeyedAdapter):
     """Chat messages go to /chat/completions; text prompts too unless `options.api` says."""
 
     kind = "openai"
     options = OpenAIOptions
+
+    @classmethod
+    def encoding(cls, upstream: str) -> str | None:
+        return next((name for prefix, name in _ENCODINGS if upstream.startswith(prefix)), None)
 
     @classmethod
     def global_key(cls, settings: Settings) -> GlobalKey:

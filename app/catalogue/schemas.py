@@ -1,8 +1,8 @@
 """What `GET /models` answers."""
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from app.domain import GenerationParams
+from app.domain import GenerationParams, Price
 
 
 class ModelOut(BaseModel):
@@ -15,3 +15,6 @@ class ModelOut(BaseModel):
     description: str
     available: bool
     unavailable_reason: str | None
+    price: Price | None = Field(
+        description="USD per million tokens; null: unknown, so its answers' cost is null."
+    )

@@ -80,6 +80,10 @@ class Catalogue:
         fixed = _adapter(spec).fixed_concurrency
         return fixed or spec.concurrency or self._settings.default_concurrency
 
+    def encoding(self, spec: ModelSpec) -> str | None:
+        """The BPE encoding `spec`'s provider counts its tokens with, if known."""
+        return _adapter(spec).encoding(spec.upstream)
+
     def unavailable_reason(self, spec: ModelSpec) -> str | None:
         """None when the model can be called, else what is missing."""
         return _adapter(spec).unavailable_reason(spec, self._settings)
@@ -100,6 +104,7 @@ class Catalogue:
                     description=spec.description,
                     available=reason is None,
                     unavailable_reason=reason,
+                    price=spec.price,
                 )
             )
         return described

@@ -87,6 +87,16 @@ def submit(
     ] = None,
     max_new_tokens: Annotated[int | None, typer.Option(help="Token limit per answer.")] = None,
     temperature: Annotated[float | None, typer.Option()] = None,
+    budget_usd: Annotated[
+        float | None,
+        typer.Option(help="The most the run may spend (USD); needs --max-new-tokens."),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print what the run would send and cost; send and store nothing."
+        ),
+    ] = False,
     fmt: Annotated[
         InputFormat, typer.Option("--format", help="How to read PROMPTS (default: by suffix).")
     ] = "auto",
@@ -107,12 +117,18 @@ def submit(
         "name": name,
         "tags": dict(tag_pairs(tag or [], "=")),
     }
+    if budget_usd is not None:
+        head["budget_usd"] = budget_usd
     try:
         submission = Submission(PromptFile(prompts, fmt), head)
         count, digest = submission.check()
     except (InputError, OSError) as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(EXIT_REFUSED) from None
+    if dry_run:
+        with service_at(url) as service:
+            out.print(display.dry_run_table(service.dry_run(submission)))
+        return
     key = idempotency_key or f"llm-compare-cli-{digest[:48]}"
     with service_at(url) as service:
         summary, replayed = service.submit(submission, key)

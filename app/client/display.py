@@ -44,6 +44,34 @@ def outcome_line(summary: dict[str, Any]) -> str:
     return f"run {summary['id']} {summary['status']}: {parts or 'no pairs done'}"
 
 
+def _usd(value: float | None) -> str:
+    return "unknown" if value is None else f"${value:.6g}"
+
+
+def dry_run_table(plan: dict[str, Any]) -> Table:
+    """What a run would send (`POST /compare?dry_run=true`), a contender a row."""
+    table = Table(
+        "contender",
+        "tokenizer",
+        "prompt tokens",
+        "max new tokens",
+        "max cost",
+        box=None,
+        title=f"{plan['pairs']} pairs: {plan['prompt_count']} prompts x "
+        f"{len(plan['contenders'])} contenders; at most {_usd(plan['max_cost_usd'])}",
+    )
+    for c in plan["contenders"]:
+        limit = c["max_completion_tokens"]
+        table.add_row(
+            escape(c["label"]),
+            c["tokenizer"],
+            str(c["prompt_tokens"]),
+            "no limit" if limit is None else str(limit),
+            _usd(c["max_cost_usd"]),
+        )
+    return table
+
+
 def runs_table(runs: Iterable[dict[str, Any]]) -> Table:
     table = Table("created", "status", "name", "models", "done", "failed", box=None)
     table.add_column("id", no_wrap=True, min_width=36)

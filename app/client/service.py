@@ -105,6 +105,14 @@ class Service:
         )
         return response.json(), response.headers.get("idempotent-replayed") == "true"
 
+    def dry_run(self, submission: Submission) -> dict[str, Any]:
+        """What the service would send for this submission; it stores and sends nothing."""
+        response = self.request(
+            "POST", "/compare", body=submission.body, params={"dry_run": "true"}
+        )
+        result: dict[str, Any] = response.json()
+        return result
+
     def runs(self, params: dict[str, Any], limit: int) -> Iterator[dict[str, Any]]:
         """Up to `limit` run summaries, newest first, following the pages."""
         cursor: str | None = None

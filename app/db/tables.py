@@ -116,9 +116,21 @@ class RunRow(Base):
     # The W3C traceparent of the request that accepted the run, when tracing is on: the spans
     # of its provider calls link to it (app/tracing.py).
     trace_parent: Mapped[str | None] = mapped_column(Text)
+    # USD spent: 0 at acceptance when every contender has a price, NULL (unknown) otherwise;
+    # the writer adds each answer's cost in the transaction that stores it.
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    # Pairs start only while cost_usd + the worst case of the pairs in flight fits in it.
+    budget_usd: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (
         CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
+        # `GET /runs?sort=-cost_usd`: runs of known cost in cost order, id breaking ties.
+        Index(
+            "ix_runs_cost_usd_id",
+            cost_usd.desc(),
+            id.desc(),
+            postgresql_where=text("cost_usd IS NOT NULL"),
+        ),
         Index("ix_runs_judges", "judges", postgresql_where=text("judges IS NOT NULL")),
         Index("ix_runs_created_at_id", created_at.desc(), id.desc()),
         Index("ix_runs_status_created_at", "status", created_at.desc()),
@@ -178,6 +190,11 @@ class ResponseRow(Base):
     words: Mapped[int | None] = mapped_column(Integer)
     # The rules' DIAGNOSTICS_VERSION they were computed by: older ones can be computed again.
     diagnostics_version: Mapped[int | None] = mapped_column(SmallInteger)
+    # USD, from the token counts and the contender's price; NULL when either is unknown.
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    # A budgeted run's pair: the most it can cost (its prompt's token bound and the contender's
+    # max_new_tokens at its price), reserved while it is in flight. NULL in other runs.
+    max_cost_usd: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (
         ForeignKeyConstraint(
@@ -218,6 +235,14 @@ class ResponseRow(Base):
         # which no claim or lease query mentions: `status IN ('queued', 'running')` would
         # offer this index to every one of them.
         Index("ix_responses_unfinished", "run_id", postgresql_where=text("finished_at IS NULL")),
+        # A budgeted run's pairs in flight, which each claim of its pairs sums: through
+        # ix_responses_unfinished it would read every queued pair of the run too. Only
+        # queries that say `max_cost_usd IS NOT NULL` (budgets) can use it.
+        Index(
+            "ix_responses_budgeted_in_flight",
+            "run_id",
+            postgresql_where=text("status = 'running' AND max_cost_usd IS NOT NULL"),
+        ),
         Index("ix_responses_search", search_vector(output), postgresql_using="gin"),
         # A run's prompts with a flagged answer (`?flag=`), in order: only flagged answers are
         # in it, so finding the few flagged prompts of a clean run reads those and no more

@@ -79,6 +79,12 @@ class ModelCaller:
         fields: dict[str, Any]
         try:
             generation, latency_s = await self._call(retrying, spec, contender, job, trace_parent)
+            price = contender.price
+            cost = (
+                price.cost(generation.prompt_tokens, generation.completion_tokens)
+                if price
+                else None
+            )
             fields = {
                 "status": "succeeded",
                 "output": generation.output,
@@ -87,6 +93,8 @@ class ModelCaller:
                 "completion_tokens": generation.completion_tokens,
                 "latency_ms": round(latency_s * 1000, 3),
                 "diagnostics": _diagnostics(generation, contender, job),
+                "cost_usd": cost,
+                "uncosted": price is not None and cost is None,
             }
         except ProviderError as exc:
             log.warning("pair failed: %s", exc)

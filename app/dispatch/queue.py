@@ -22,13 +22,27 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Table, Text, any_, bindparam, case, exists, func, literal, select, update
+from sqlalchemy import (
+    BigInteger,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.tables import ResponseRow, RunRow, status_in
 from app.diagnostics import DIAGNOSTICS_VERSION, Diagnostics
-from app.dispatch.notifications import notify_work
+from app.dispatch import budget
+from app.dispatch.budget import Budget, Taken
+from app.dispatch.notifications import notify_runs, notify_work
 from app.domain import PENDING_STATUSES
 
 responses: Table = ResponseRow.__table__  # type: ignore[assignment]
@@ -66,6 +80,8 @@ class Outcome:
     latency_ms: float | None = None
     diagnostics: Diagnostics | None = None  # of an answer
     called: bool = True  # False: dropped before its first call, which the claim counted
+    cost_usd: float | None = None  # of an answer, at its contender's price
+    uncosted: bool = False  # an answer of a priced model whose cost is unknown (no tokens)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,23 +122,49 @@ async def claim(connection: AsyncConnection, model: str, limit: int, lease_s: fl
             # call cannot leave it uncounted (a pair claimed and never called counts one more).
             attempts=r.attempts + 1,
         )
-        .returning(r.id, r.run_id, r.contender_index, r.rendered_prompt, r.attempts)
+        .returning(r.id, r.run_id, r.contender_index, r.rendered_prompt, r.attempts, r.max_cost_usd)
     )
-    jobs = [
+    rows = list(claimed)
+    if not rows:
+        return []
+    dropped = await _lock_runs(connection, rows, token)
+    return [
         Job(row_id, run_id, index, prompt, attempts - 1, token)
-        for row_id, run_id, index, prompt, attempts in claimed
+        for row_id, run_id, index, prompt, attempts, _ in rows
+        if row_id not in dropped
     ]
-    if jobs:
-        # Runs are locked after their pairs, in id order, as everywhere (see the header).
-        starting = await connection.scalars(
-            select(u.id)
-            .where(u.id.in_({job.run_id for job in jobs}), u.status == "queued")
-            .order_by(u.id)
-            .with_for_update()
+
+
+async def _lock_runs(connection: AsyncConnection, rows: list[Any], token: uuid.UUID) -> set[int]:
+    """Mark the claimed pairs' queued runs running and keep budgeted runs within their
+    budgets; returns the pairs the claim gave up (app/dispatch/budget.py)."""
+    # Runs are locked after their pairs, in id order, as everywhere (see the header).
+    budgeted = any(row.max_cost_usd is not None for row in rows)
+    locked = await connection.execute(
+        select(u.id, u.status, u.budget_usd, u.cost_usd)
+        .where(
+            u.id.in_({row.run_id for row in rows}),
+            (u.status == "queued") | u.budget_usd.is_not(None)
+            if budgeted
+            else u.status == "queued",
         )
-        if started := list(starting):
-            await connection.execute(update(runs).where(u.id.in_(started)).values(status="running"))
-    return jobs
+        .order_by(u.id)
+        .with_for_update()
+    )
+    runs_of = list(locked)
+    dropped: set[int] = set()
+    budgets = [Budget(i, b, c) for i, _, b, c in runs_of if b is not None]
+    if budgets:
+        taken = [Taken(row.id, row.run_id, row.max_cost_usd) for row in rows]
+        verdict = await budget.keep_within(connection, budgets, taken, token)
+        dropped = {*verdict.requeue, *verdict.cancel}
+        if verdict.cancel:
+            ended = await finish_runs(connection, [b.run_id for b in budgets])
+            await notify_runs(connection, progressed=[b.run_id for b in budgets], finished=ended)
+    started = {row.run_id for row in rows if row.id not in dropped}
+    if starting := [i for i, status, _, _ in runs_of if status == "queued" and i in started]:
+        await connection.execute(update(runs).where(u.id.in_(starting)).values(status="running"))
+    return dropped
 
 
 async def renew(connection: AsyncConnection, tokens: Sequence[uuid.UUID], lease_s: float) -> None:
@@ -198,6 +240,7 @@ _record = (
         prompt_overlap=bindparam("b_prompt_overlap"),
         words=bindparam("b_words"),
         diagnostics_version=bindparam("b_version"),
+        cost_usd=bindparam("b_cost_usd"),
         attempts=r.attempts + bindparam("b_attempts"),
         finished_at=func.now(),
         lease_token=None,
@@ -250,6 +293,7 @@ async def record(
             "b_completion_tokens": o.completion_tokens,
             "b_latency_ms": o.latency_ms,
             "b_attempts": counted.pop(o.id, 0) - (not o.called),
+            "b_cost_usd": o.cost_usd,
             **_diagnostics(o.diagnostics),
         }
         for o in outcomes
@@ -260,8 +304,58 @@ async def record(
             _count_calls,
             [{"b_id": i, "b_token": tokens[i], "b_calls": n} for i, n in counted.items()],
         )
+    charges = await _charges(connection, outcomes)
     if params:
         await connection.execute(_record, params)
+    if charges:
+        await _charge(connection, charges)
+
+
+async def _charges(
+    connection: AsyncConnection, outcomes: Sequence[Outcome]
+) -> dict[uuid.UUID, float | None]:
+    """What each run is to be charged for the outcomes that will be written (None: a cost
+    became unknown). Their rows are locked first: an outcome whose lease was lost is not
+    written, and its cost is the new holder's to charge."""
+    costly = [o for o in outcomes if o.cost_usd or o.uncosted]
+    if not costly:
+        return {}
+    held = dict(
+        list(
+            await connection.execute(
+                select(r.id, r.lease_token)
+                .where(r.id == any_(literal([o.id for o in costly], ARRAY(BigInteger))))
+                .where(status_in(r.status, "running"))
+                .with_for_update()
+            )
+        )
+    )
+    charges: dict[uuid.UUID, float | None] = {}
+    for o in costly:
+        if held.get(o.id) != o.lease_token:
+            continue
+        so_far = charges.get(o.run_id, 0.0)
+        if so_far is None or o.uncosted or o.cost_usd is None:
+            charges[o.run_id] = None
+        else:
+            charges[o.run_id] = so_far + o.cost_usd
+    return charges
+
+
+async def _charge(connection: AsyncConnection, charges: dict[uuid.UUID, float | None]) -> None:
+    """Add to each run's cost, or make it unknown; the runs locked in id order."""
+    await connection.execute(select(u.id).where(u.id.in_(charges)).order_by(u.id).with_for_update())
+    await connection.execute(
+        update(runs)
+        .where(u.id == bindparam("b_run"))
+        .values(
+            cost_usd=case((bindparam("b_unknown"), None), else_=u.cost_usd + bindparam("b_add"))
+        ),
+        [
+            {"b_run": run_id, "b_unknown": add is None, "b_add": add or 0.0}
+            for run_id, add in sorted(charges.items())
+        ],
+    )
 
 
 async def finish_runs(connection: AsyncConnection, run_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:

@@ -102,7 +102,7 @@ async def vote_directly(body: DirectVote, state: StateDep) -> VoteOut:
             "description": "No pair of succeeded answers is left for this judge to judge.",
             **problems(409)[409],
         },
-        **problems(400, 404, 415, 422),
+        **problems(400, 402, 404, 415, 422),
     },
 )
 async def judge_run(

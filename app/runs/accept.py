@@ -18,9 +18,12 @@ from app.dispatch.notifications import notify_work
 from app.domain import Contender, GenerationParams
 from app.errors import InvalidFieldError
 from app.runs import repository as runs_repo
-from app.runs.schemas import CompareRequest, ContenderIn, PromptIn
+from app.runs.costs import ContenderCosts, check_budget, contender_costs, total_max_cost
+from app.runs.schemas import CompareRequest, ContenderIn, DryRun, DryRunContender, PromptIn
+from app.runs.spending import enforce_monthly_budget
 from app.state import ServiceState
-from app.templates import render, rendered_size
+from app.templates import RenderedPrompt, render, rendered_size
+from app.tokens import tokenizer
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
 
@@ -65,7 +68,9 @@ def _contender(
         spec.name if template == spec.template else f"{spec.name} [{template}]"
     )
     params = spec.params.merged(run_params).merged(wanted.params)
-    return Contender(label=label, model=spec.name, template=template, params=params)
+    return Contender(
+        label=label, model=spec.name, template=template, params=params, price=spec.price
+    )
 
 
 def resolve_contenders(
@@ -165,6 +170,54 @@ async def _earlier_run(state: ServiceState, key: str, request: CompareRequest) -
     return run
 
 
+def _validated(
+    request: CompareRequest, catalogue: Catalogue, settings: Settings
+) -> tuple[list[PromptIn], list[Contender], list[list[RenderedPrompt]]]:
+    """The prompts, the contenders, and each contender's rendered prompts, once valid."""
+    prompts = _prompts(request, settings)
+    contenders = resolve_contenders(request, catalogue, settings)
+    _check_rendered_sizes(request, prompts, contenders, settings)
+    rendered = [[render(c.template, p.text) for p in prompts] for c in contenders]
+    return prompts, contenders, rendered
+
+
+def _costs(
+    contenders: list[Contender], rendered: list[list[RenderedPrompt]], catalogue: Catalogue
+) -> list[ContenderCosts]:
+    costs = []
+    for contender, prompts in zip(contenders, rendered, strict=True):
+        spec = catalogue.get(contender.model)
+        assert spec is not None, "contenders are resolved from the catalogue"
+        costs.append(contender_costs(contender, tokenizer(catalogue.encoding(spec)), prompts))
+    return costs
+
+
+def dry_run(request: CompareRequest, catalogue: Catalogue, settings: Settings) -> DryRun:
+    """What the run would send and the most it could cost; nothing is stored or sent."""
+    prompts, contenders, rendered = _validated(request, catalogue, settings)
+    costs = _costs(contenders, rendered, catalogue)
+    if request.budget_usd is not None:
+        check_budget(request.budget_usd, costs)
+    return DryRun(
+        pairs=len(prompts) * len(contenders),
+        prompt_count=len(prompts),
+        contenders=[
+            DryRunContender(
+                label=c.contender.label,
+                model=c.contender.model,
+                price=c.contender.price,
+                tokenizer=c.tokenizer,
+                prompt_tokens=c.prompt_tokens,
+                max_completion_tokens=c.contender.params.max_new_tokens,
+                max_cost_usd=c.max_cost,
+            )
+            for c in costs
+        ],
+        max_cost_usd=total_max_cost(costs),
+        budget_usd=request.budget_usd,
+    )
+
+
 async def store_run(
     session: AsyncSession,
     request: CompareRequest,
@@ -175,9 +228,13 @@ async def store_run(
 ) -> RunRow:
     """Store the run, its prompts and one queued response per pair, in the caller's transaction;
     `judges` names the run whose answers this run's model judges (app/judging/judge.py)."""
-    prompts = _prompts(request, settings)
-    contenders = resolve_contenders(request, catalogue, settings)
-    _check_rendered_sizes(request, prompts, contenders, settings)
+    prompts, contenders, rendered = _validated(request, catalogue, settings)
+    await enforce_monthly_budget(session, settings.monthly_budget_usd)
+    max_costs: list[list[float | None]] | None = None
+    if request.budget_usd is not None:
+        costs = _costs(contenders, rendered, catalogue)
+        check_budget(request.budget_usd, costs)
+        max_costs = [c.pair_max_costs for c in costs]
     run = RunRow(
         id=uuid.uuid4(),
         name=request.name,
@@ -191,6 +248,9 @@ async def store_run(
         request_digest=request_digest(request),
         judges=judges,
         trace_parent=tracing.traceparent(),
+        # Known (from 0) only if every answer's cost will be.
+        cost_usd=0.0 if all(c.price is not None for c in contenders) else None,
+        budget_usd=request.budget_usd,
     )
     prompt_rows = [
         {"run_id": run.id, "position": i, "key": p.key, "text": p.text}
@@ -203,9 +263,10 @@ async def store_run(
             "contender_index": j,
             "model": c.model,
             "status": "queued",
-            "rendered_prompt": render(c.template, p.text).stored,
+            "rendered_prompt": rendered[j][i].stored,
+            "max_cost_usd": None if max_costs is None else max_costs[j][i],
         }
-        for i, p in enumerate(prompts)
+        for i in range(len(prompts))
         for j, c in enumerate(contenders)
     ]
     await runs_repo.insert_run(session, run, prompt_rows, response_rows)

@@ -15,10 +15,11 @@ from app.errors import problems
 from app.fields import Count, Cursor, IdempotencyKey, Name, SearchText, TagFilter, Timestamp
 from app.runs import export, service
 from app.runs.accept import IDEMPOTENCY_KEY, accept
+from app.runs.accept import dry_run as plan
 from app.runs.examples import COMPARE_EXAMPLES
 from app.runs.progress import run_events, wait_for_run
-from app.runs.repository import RunFilters
-from app.runs.schemas import CompareRequest, RunDetail, RunPage, RunSummary
+from app.runs.repository import RunFilters, RunOrder
+from app.runs.schemas import CompareRequest, DryRun, RunDetail, RunPage, RunSummary
 from app.state import SessionDep, StateDep
 
 
@@ -46,15 +47,16 @@ DEFAULT_PROMPT_LIMIT = 100
         200: {
             "description": "The run finished within `wait` seconds, or the "
             "`Idempotency-Key` was seen before with the same body: the run as "
-            f"`GET /runs/{{id}}` shows it (its first {DEFAULT_PROMPT_LIMIT} prompts).",
-            "model": RunDetail,
+            f"`GET /runs/{{id}}` shows it (its first {DEFAULT_PROMPT_LIMIT} prompts). With "
+            "`dry_run=true`: what the run would send and the most it could cost.",
+            "model": RunDetail | DryRun,
         },
         202: {
             "description": "Accepted; `Location` names the run to read back. The body is the "
             "run's summary.",
             "model": RunSummary,
         },
-        **problems(400, 413, 415, 422),
+        **problems(400, 402, 413, 415, 422),
     },
 )
 async def create_comparison(
@@ -73,10 +75,21 @@ async def create_comparison(
             "making a second one; the same key with another body is refused (422).",
         ),
     ] = None,
-) -> RunSummary | RunDetail:
+    dry_run: Annotated[
+        bool,
+        Query(
+            description="Only check the request and say what the run would send: pairs, "
+            "prompt tokens per contender, max completion tokens and the most it could cost. "
+            "Nothing is stored or sent."
+        ),
+    ] = False,
+) -> RunSummary | RunDetail | DryRun:
     """Store every prompt x model pair as queued work, then answer: the work survives a crash
     from the moment this returns. Models answer in the background; read the run back at
     `Location`, or pass `wait` to get the finished run, answers and all, in this response."""
+    if dry_run:
+        response.status_code = status.HTTP_200_OK
+        return plan(body, state.catalogue, state.settings)
     run, replayed = await accept(state, body, idempotency_key)
     response.headers["Location"] = f"/runs/{run.id}"
     if replayed:
@@ -102,7 +115,12 @@ def _tags(values: list[str]) -> dict[str, str]:
     return {key: value for key, _, value in (tag.partition(":") for tag in values)}
 
 
-@router.get("", response_model=RunPage, summary="List runs, newest first", responses=problems(422))
+@router.get(
+    "",
+    response_model=RunPage,
+    summary="List runs, newest first or by cost",
+    responses=problems(422),
+)
 async def list_runs(
     session: SessionDep,
     status: Annotated[list[RunStatus] | None, Query(description="Any of these.")] = None,
@@ -119,9 +137,24 @@ async def list_runs(
     ] = None,
     created_after: Annotated[Timestamp | None, Query()] = None,
     created_before: Annotated[Timestamp | None, Query()] = None,
+    min_cost_usd: Annotated[
+        float | None, Query(ge=0, le=1e9, description="Runs that cost at least this (USD).")
+    ] = None,
+    max_cost_usd: Annotated[
+        float | None, Query(ge=0, le=1e9, description="Runs that cost at most this (USD).")
+    ] = None,
+    sort: Annotated[
+        RunOrder,
+        Query(
+            description="`-created_at`: newest first; `-cost_usd` / `cost_usd`: the most / "
+            "least expensive first, leaving out runs of unknown cost. A run still going may "
+            "move between pages of a cost order as its cost grows."
+        ),
+    ] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[
-        Cursor | None, Query(description="`next_cursor` of the previous page.")
+        Cursor | None,
+        Query(description="`next_cursor` of the previous page, with the same `sort`."),
     ] = None,
 ) -> RunPage:
     """Keyset pagination: pages stay stable while new runs arrive."""
@@ -132,8 +165,10 @@ async def list_runs(
         created_after=created_after,
         created_before=created_before,
         text=q,
+        min_cost_usd=min_cost_usd,
+        max_cost_usd=max_cost_usd,
     )
-    return await service.list_page(session, filters, limit, cursor)
+    return await service.list_page(session, filters, limit, cursor, sort)
 
 
 @router.get(

@@ -38,6 +38,7 @@ COLUMNS = (
     "repetition",
     "prompt_overlap",
     "words",
+    "cost_usd",
 )
 FLAGS_SEPARATOR = ";"  # between a pair's flags in CSV
 _BATCH = 1000  # pairs per page, at most
@@ -97,6 +98,7 @@ def _record(
         "repetition": row.repetition,
         "prompt_overlap": row.prompt_overlap,
         "words": row.words,
+        "cost_usd": row.cost_usd,
     }
 
 

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     BigInteger,
@@ -63,6 +63,11 @@ async def get_run_by_idempotency_key(session: AsyncSession, key: str) -> RunRow 
     return await session.scalar(select(RunRow).where(RunRow.idempotency_key == key))
 
 
+RunOrder = Literal["-created_at", "-cost_usd", "cost_usd"]
+"""How `GET /runs` lists: newest first, or by cost (most or least expensive first; runs of
+unknown cost are left out), the id breaking ties, in reverse for the newest and the costliest."""
+
+
 @dataclass(frozen=True)
 class RunFilters:
     statuses: Sequence[str] = ()
@@ -71,6 +76,8 @@ class RunFilters:
     created_after: datetime | None = None
     created_before: datetime | None = None
     text: str | None = None
+    min_cost_usd: float | None = None
+    max_cost_usd: float | None = None
 
 
 def _search_query(text: str) -> Any:
@@ -94,11 +101,36 @@ def _runs_containing(text: str) -> Any:
     )
 
 
+def _ordered(order: RunOrder, after: tuple[Any, uuid.UUID] | None) -> Select[RunRow]:
+    """The runs in `order`, from after `after` (the sort value and id of the last run of
+    the previous page)."""
+    if order == "-created_at":
+        key: Any = RunRow.created_at
+        query = select(RunRow).order_by(RunRow.created_at.desc(), RunRow.id.desc())
+    else:
+        # `cost_usd IS NOT NULL` as ix_runs_cost_usd_id's predicate, so that it serves.
+        key = RunRow.cost_usd
+        query = select(RunRow).where(RunRow.cost_usd.is_not(None))
+        if order == "-cost_usd":
+            query = query.order_by(RunRow.cost_usd.desc(), RunRow.id.desc())
+        else:
+            query = query.order_by(RunRow.cost_usd.asc(), RunRow.id.asc())
+    if after is None:
+        return query
+    last = tuple_(literal(after[0], key.type), literal(after[1]))
+    if order == "cost_usd":
+        return query.where(tuple_(key, RunRow.id) > last)
+    return query.where(tuple_(key, RunRow.id) < last)
+
+
 def runs_query(
-    filters: RunFilters, limit: int, after: tuple[datetime, uuid.UUID] | None
+    filters: RunFilters,
+    limit: int,
+    after: tuple[Any, uuid.UUID] | None,
+    order: RunOrder = "-created_at",
 ) -> Select[RunRow]:
-    """Newest first; `after` is the (created_at, id) of the last run of the previous page."""
-    query = select(RunRow).order_by(RunRow.created_at.desc(), RunRow.id.desc()).limit(limit)
+    """Runs in `order` (newest first by default), from after `after`."""
+    query = _ordered(order, after).limit(limit)
     if filters.statuses:
         query = query.where(RunRow.status.in_(filters.statuses))
     if filters.model:
@@ -111,10 +143,10 @@ def runs_query(
         query = query.where(RunRow.created_at < filters.created_before)
     if filters.text:
         query = query.where(RunRow.id.in_(_runs_containing(filters.text)))
-    if after is not None:
-        query = query.where(
-            tuple_(RunRow.created_at, RunRow.id) < tuple_(literal(after[0]), after[1])
-        )
+    if filters.min_cost_usd is not None:
+        query = query.where(RunRow.cost_usd >= filters.min_cost_usd)
+    if filters.max_cost_usd is not None:
+        query = query.where(RunRow.cost_usd <= filters.max_cost_usd)
     return query
 
 
@@ -122,9 +154,10 @@ async def list_runs(
     session: AsyncSession,
     filters: RunFilters,
     limit: int,
-    after: tuple[datetime, uuid.UUID] | None,
+    after: tuple[Any, uuid.UUID] | None,
+    order: RunOrder = "-created_at",
 ) -> Sequence[RunRow]:
-    return (await session.scalars(runs_query(filters, limit, after))).all()
+    return (await session.scalars(runs_query(filters, limit, after, order))).all()
 
 
 def _pairs_of_run(run_id: Any, *columns: Any) -> Select[Any]:
@@ -274,6 +307,7 @@ async def contender_stats(session: AsyncSession, run_id: uuid.UUID) -> Sequence[
         r.finish_reason,
         r.diagnostics_version,
         r.flags,
+        r.cost_usd,
     ).subquery("pairs")
     done = pairs.c.status == "succeeded"
     query = select(
@@ -286,6 +320,9 @@ async def contender_stats(session: AsyncSession, run_id: uuid.UUID) -> Sequence[
         func.sum(pairs.c.completion_tokens).label("completion_tokens"),
         func.count().filter(pairs.c.finish_reason == "length").label("truncated"),
         func.count(pairs.c.diagnostics_version).label("diagnosed"),
+        func.sum(pairs.c.cost_usd).label("cost_usd"),
+        # Answers whose cost is unknown (no token counts): the contender's total is too.
+        func.count().filter(done, pairs.c.cost_usd.is_(None)).label("uncosted"),
         *(func.count().filter(literal(flag) == any_(pairs.c.flags)).label(flag) for flag in FLAGS),
     ).group_by(pairs.c.contender_index, pairs.c.status)
     return (await session.execute(query)).all()
@@ -338,6 +375,7 @@ async def retry_failed(connection: AsyncConnection, run_id: uuid.UUID) -> int:
             prompt_tokens=None,
             completion_tokens=None,
             latency_ms=None,
+            cost_usd=None,
             lost_leases=0,
             started_at=None,
             finished_at=None,
@@ -371,6 +409,34 @@ async def delete_finished(connection: AsyncConnection, run_id: uuid.UUID) -> str
     return status
 
 
+async def spent_since(
+    session: AsyncSession, since: datetime, scope: ColumnElement[bool] | None = None
+) -> float:
+    """What the runs created since `since` (of those in `scope`) cost so far, in USD."""
+    query = select(func.coalesce(func.sum(RunRow.cost_usd), 0.0)).where(RunRow.created_at >= since)
+    if scope is not None:
+        query = query.where(scope)
+    return float(await session.scalar(query) or 0.0)
+
+
+async def expired_runs(
+    connection: AsyncConnection,
+    created_before: datetime,
+    limit: int,
+    scope: ColumnElement[bool] | None = None,
+) -> list[uuid.UUID]:
+    """The oldest finished runs created before `created_before` (of those in `scope`)."""
+    query = (
+        select(RunRow.id)
+        .where(RunRow.status.in_(FINISHED_STATUSES), RunRow.created_at < created_before)
+        .order_by(RunRow.created_at)
+        .limit(limit)
+    )
+    if scope is not None:
+        query = query.where(scope)
+    return list(await connection.scalars(query))
+
+
 # Exporting
 
 _answers = select(
@@ -391,6 +457,7 @@ _answers = select(
     ResponseRow.repetition,
     ResponseRow.prompt_overlap,
     ResponseRow.words,
+    ResponseRow.cost_usd,
 ).order_by(ResponseRow.prompt_position, ResponseRow.contender_index)
 
 

@@ -7,7 +7,14 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from app.diagnostics import Flag
-from app.domain import Contender, FinishReason, GenerationParams, ResponseStatus, RunStatus
+from app.domain import (
+    Contender,
+    FinishReason,
+    GenerationParams,
+    Price,
+    ResponseStatus,
+    RunStatus,
+)
 from app.fields import Name, NonBlankText, ShortText, StorableText
 from app.runs.examples import CLASSIC_EXAMPLE
 
@@ -81,6 +88,15 @@ class CompareRequest(BaseModel):
     tags: dict[Name, ShortText] = Field(
         default_factory=dict, max_length=32, json_schema_extra=_key_pattern_in_property_names
     )
+    budget_usd: float | None = Field(
+        default=None,
+        gt=0,
+        le=1_000_000,
+        description="The most the run may spend, in USD. Pairs start only while what was "
+        "spent plus the worst case of the pairs in flight stays within it; the rest end "
+        "`cancelled` with the error `budget exhausted`, and the run `partial`. Every model "
+        "needs a price and every contender `max_new_tokens`.",
+    )
 
 
 class StatusCounts(BaseModel):
@@ -90,6 +106,12 @@ class StatusCounts(BaseModel):
     failed: int = 0
     cancelled: int = 0
     total: int = 0
+
+
+_COST = (
+    "USD, summed over the answers so far; null when unknown (a model without a price, or an "
+    "answer without token counts)."
+)
 
 
 class RunSummary(BaseModel):
@@ -107,6 +129,8 @@ class RunSummary(BaseModel):
         description="A judging run (`POST /runs/{id}/judge`): the run whose answers its "
         "model judges. Null for other runs.",
     )
+    cost_usd: float | None = Field(default=None, description=_COST)
+    budget_usd: float | None = Field(default=None, description="The run's budget, if any.")
 
 
 class ResponseOut(BaseModel):
@@ -141,6 +165,10 @@ class ResponseOut(BaseModel):
         description="0-1: the share of the prompt's word 3-grams found in the answer."
     )
     words: int | None = Field(description="Whitespace-separated words of the answer.")
+    cost_usd: float | None = Field(
+        default=None,
+        description="USD, from the token counts at the contender's price; null when unknown.",
+    )
 
 
 class PromptOut(BaseModel):
@@ -160,6 +188,7 @@ class ContenderStats(Contender):
     flags: dict[Flag, int] = Field(
         description="For every flag, the answers that have it (0 included)."
     )
+    cost_usd: float | None = Field(default=None, description=_COST)
     diagnosed: int = Field(
         description="Answers with diagnostics: all succeeded ones, unless some were stored "
         "before diagnostics existed (`llm-compare diagnose` computes theirs)."
@@ -177,6 +206,35 @@ class RunDetail(RunSummary):
         description="Pass as `prompt_offset` for the next page (the index after this page's "
         "last prompt); null on the last page."
     )
+
+
+class DryRunContender(BaseModel):
+    label: str
+    model: str
+    price: Price | None
+    tokenizer: str = Field(
+        description="The encoding the prompt tokens were counted with (`o200k_base`, "
+        "`cl100k_base`), or `estimate` (about 4 characters a token) where the model's is not "
+        "known."
+    )
+    prompt_tokens: int = Field(description="Over all the prompts, once rendered.")
+    max_completion_tokens: int | None = Field(
+        description="Per pair: `max_new_tokens`; null: no limit, so no maximum cost."
+    )
+    max_cost_usd: float | None = Field(
+        description="The most this contender's pairs can cost (each prompt's tokens with a "
+        "margin, and `max_new_tokens` completion tokens); null when unknown."
+    )
+
+
+class DryRun(BaseModel):
+    """What `POST /compare` would send, and the most it could cost; nothing stored or sent."""
+
+    pairs: int
+    prompt_count: int
+    contenders: list[DryRunContender]
+    max_cost_usd: float | None = Field(description="Null if any contender's is unknown.")
+    budget_usd: float | None
 
 
 class RunPage(BaseModel):

@@ -7,6 +7,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -49,6 +50,8 @@ def summary(run: RunRow, by_status: dict[str, int]) -> RunSummary:
         prompt_count=run.prompt_count,
         counts=_counts(by_status),
         judges=run.judges,
+        cost_usd=run.cost_usd,
+        budget_usd=run.budget_usd,
     )
 
 
@@ -69,36 +72,51 @@ def _not_found(run_id: uuid.UUID) -> NotFoundError:
     return NotFoundError(f"no run with id {run_id}")
 
 
-def encode_cursor(run: RunRow) -> str:
-    raw = f"{run.created_at.isoformat()}|{run.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_cursor(run: RunRow, order: runs_repo.RunOrder = "-created_at") -> str:
+    if order == "-created_at":
+        raw = f"{run.created_at.isoformat()}|{run.id}"
+    else:
+        raw = f"{order}|{run.cost_usd!r}|{run.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def decode_cursor(cursor: str, order: runs_repo.RunOrder = "-created_at") -> tuple[Any, uuid.UUID]:
+    """The sort value and id a cursor of `order` holds."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, run_id = raw.split("|")
-        return utc_datetime(datetime.fromisoformat(created_at)), uuid.UUID(run_id)
+        if order == "-created_at":
+            created_at, run_id = raw.split("|")
+            return utc_datetime(datetime.fromisoformat(created_at)), uuid.UUID(run_id)
+        sort, cost, run_id = raw.split("|")
+        if sort != order:
+            raise ValueError(sort)
+        return float(cost), uuid.UUID(run_id)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidFieldError("not a cursor this API returned", field="cursor") from exc
+        raise InvalidFieldError(
+            f"not a cursor this API returned for sort={order}", field="cursor"
+        ) from exc
 
 
 async def list_page(
-    session: AsyncSession, filters: runs_repo.RunFilters, limit: int, cursor: str | None
+    session: AsyncSession,
+    filters: runs_repo.RunFilters,
+    limit: int,
+    cursor: str | None,
+    order: runs_repo.RunOrder = "-created_at",
 ) -> RunPage:
-    after = decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor, order) if cursor else None
     if filters.text is not None and not await runs_repo.is_searchable(session, filters.text):
         raise InvalidFieldError(
             "the search needs a word to find, not only words to leave out (`-word`), "
             "in every alternative of an `or`",
             field="q",
         )
-    runs = await runs_repo.list_runs(session, filters, limit + 1, after)
+    runs = await runs_repo.list_runs(session, filters, limit + 1, after, order)
     page, more = runs[:limit], len(runs) > limit
     counts = await runs_repo.status_counts(session, [run.id for run in page])
     return RunPage(
         items=[summary(run, counts[run.id]) for run in page],
-        next_cursor=encode_cursor(page[-1]) if more else None,
+        next_cursor=encode_cursor(page[-1], order) if more else None,
     )
 
 
@@ -108,6 +126,8 @@ async def _contender_stats(
     by_status: dict[int, dict[str, int]] = defaultdict(dict)
     p50: dict[int, float | None] = {}
     p95: dict[int, float | None] = {}
+    cost: dict[int, float] = defaultdict(float)
+    uncosted: Counter[int] = Counter()
     tokens: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     seen_tokens: dict[int, list[bool]] = defaultdict(lambda: [False, False])
     truncated: Counter[int] = Counter()
@@ -120,6 +140,8 @@ async def _contender_stats(
             p50[i], p95[i] = row.p50, row.p95
         truncated[i] += row.truncated
         diagnosed[i] += row.diagnosed
+        cost[i] += row.cost_usd or 0.0
+        uncosted[i] += row.uncosted
         for flag in FLAGS:
             flagged[i][flag] += row._mapping[flag]
         for k, value in enumerate((row.prompt_tokens, row.completion_tokens)):
@@ -135,6 +157,7 @@ async def _contender_stats(
             prompt_tokens=tokens[i][0] if seen_tokens[i][0] else None,
             completion_tokens=tokens[i][1] if seen_tokens[i][1] else None,
             truncated=truncated[i],
+            cost_usd=None if c.price is None or uncosted[i] else cost[i],
             flags={flag: flagged[i][flag] for flag in FLAGS},
             diagnosed=diagnosed[i],
         )

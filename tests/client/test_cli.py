@@ -72,6 +72,25 @@ def test_submit_reads_stdin(live: Live) -> None:
     assert _prompts_of(live, _run_id(result.stdout)) == [(None, p) for p in PROMPTS]
 
 
+def test_submit_dry_run_prints_what_would_be_sent_and_stores_nothing(live: Live) -> None:
+    before = live.run_count()
+    lines = "\n".join(PROMPTS).encode()
+    args = ["submit", "-", "-m", "echo", "-m", "slow", "--max-new-tokens", "5", "--dry-run"]
+    result = live.cli(*args, stdin=lines)
+    assert result.code == 0, result.stderr
+    assert "4 pairs: 2 prompts x 2 contenders; at most unknown" in result.stdout
+    rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[1:]}
+    # The default echo runs here for free; this catalogue's `slow` has no price.
+    assert rows["echo"][0] == "estimate"
+    assert rows["echo"][2:] == ["5", "$0"]
+    assert rows["slow"][2:] == ["5", "unknown"]
+    refused = live.cli(*args, "--budget-usd", "1", stdin=lines)
+    assert refused.code == 2
+    assert "budget_usd" in refused.stderr
+    assert "has no price" in refused.stderr
+    assert live.run_count() == before
+
+
 def test_stdin_jsonl_is_recognised(live: Live) -> None:
     lines = b'{"text": "first", "key": "a"}\n{"text": "second", "key": "b"}\n'
     result = live.cli("submit", "-", "-m", "echo", stdin=lines)

@@ -17,7 +17,7 @@ from sqlalchemy.sql import Executable
 
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.tables import RunRow
-from app.dispatch import queue
+from app.dispatch import budget, queue
 from app.runs import export, repository
 from app.runs import repository as runs_repo
 from tests.support.database import admin, database_url
@@ -212,6 +212,14 @@ CASES: dict[str, tuple[Callable[[AsyncConnection], Awaitable[object]], str, str,
         "NOT (EXISTS",
         "responses",
         1,
+    ),
+    # A claim of a budgeted run's pairs sums the worst case of those in flight: those of
+    # the run only, none of its 49,900 queued pairs.
+    "a budgeted run's pairs in flight are summed": (
+        lambda c: budget.in_flight_usd(c, [BACKLOG[-1]], uuid.uuid4()),
+        "FROM responses",
+        "responses",
+        RUNNING,
     ),
     "leases are renewed": (
         lambda c: queue.renew(c, [uuid.uuid4()], lease_s=30),

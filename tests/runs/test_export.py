@@ -89,13 +89,21 @@ async def test_export_has_each_pairs_id_and_diagnostics(client: httpx.AsyncClien
     run = await _finished_run(client)
     response = await client.get(f"/runs/{run['id']}/responses")
     records = [json.loads(line) for line in response.text.splitlines()]
-    assert list(COLUMNS)[-5:] == ["id", "flags", "repetition", "prompt_overlap", "words"]
+    assert list(COLUMNS)[-6:] == [
+        "id",
+        "flags",
+        "repetition",
+        "prompt_overlap",
+        "words",
+        "cost_usd",
+    ]
     assert len({r["id"] for r in records}) == 4
     dog, dog_inst = records[0], records[1]
     assert dog["flags"] == ["echoes_prompt"]
     assert (dog["repetition"], dog["prompt_overlap"], dog["words"]) == (0.0, 1.0, 9)
     assert dog_inst["flags"] == ["echoes_prompt", "continues_dialogue", "template_leak"]
     assert dog_inst["words"] == 11
+    assert dog["cost_usd"] == 0.0  # echo runs here, for nothing
 
 
 FLAGGED_RUN = {
