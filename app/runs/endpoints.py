@@ -13,12 +13,12 @@ from app.diagnostics import Flag
 from app.domain import FINISHED_STATUSES, ResponseStatus, RunStatus
 from app.errors import problems
 from app.fields import Count, Cursor, IdempotencyKey, Name, SearchText, TagFilter, Timestamp
-from app.runs import export, service
+from app.runs import export, replay, service
 from app.runs.accept import IDEMPOTENCY_KEY, accept
 from app.runs.examples import COMPARE_EXAMPLES
 from app.runs.progress import run_events, wait_for_run
 from app.runs.repository import RunFilters
-from app.runs.schemas import CompareRequest, RunDetail, RunPage, RunSummary
+from app.runs.schemas import CompareRequest, ReplayRequest, RunDetail, RunPage, RunSummary
 from app.state import SessionDep, StateDep
 
 
@@ -35,6 +35,16 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 
 # Prompts `GET /runs/{id}` shows unless asked for another page (and `POST /compare?wait=`).
 DEFAULT_PROMPT_LIMIT = 100
+
+
+IdempotencyHeader = Annotated[
+    IdempotencyKey | None,
+    Header(
+        alias=IDEMPOTENCY_KEY,
+        description="Retrying with the same key and body returns the same run instead of "
+        "making a second one; the same key with another body is refused (422).",
+    ),
+]
 
 
 @compare_router.post(
@@ -65,14 +75,7 @@ async def create_comparison(
         float,
         Query(ge=0, description="Seconds to wait for the run to finish (bounded by the server)."),
     ] = 0,
-    idempotency_key: Annotated[
-        IdempotencyKey | None,
-        Header(
-            alias=IDEMPOTENCY_KEY,
-            description="Retrying with the same key and body returns the same run instead of "
-            "making a second one; the same key with another body is refused (422).",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyHeader = None,
 ) -> RunSummary | RunDetail:
     """Store every prompt x model pair as queued work, then answer: the work survives a crash
     from the moment this returns. Models answer in the background; read the run back at
@@ -119,6 +122,9 @@ async def list_runs(
     ] = None,
     created_after: Annotated[Timestamp | None, Query()] = None,
     created_before: Annotated[Timestamp | None, Query()] = None,
+    parent: Annotated[
+        uuid.UUID | None, Query(description="The replays of this run (`POST /runs/{id}/replay`).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[
         Cursor | None, Query(description="`next_cursor` of the previous page.")
@@ -132,6 +138,7 @@ async def list_runs(
         created_after=created_after,
         created_before=created_before,
         text=q,
+        parent=parent,
     )
     return await service.list_page(session, filters, limit, cursor)
 
@@ -219,6 +226,40 @@ async def export_responses(
         media_type=export.MEDIA_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="run-{run_id}.{format}"'},
     )
+
+
+@router.post(
+    "/{run_id}/replay",
+    response_model=RunSummary,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Run a run's prompts again",
+    responses={
+        200: {
+            "description": "The `Idempotency-Key` was seen before with the same body and run: "
+            "the replay it made.",
+            "model": RunSummary,
+        },
+        202: {"description": "Accepted; `Location` names the new run."},
+        **problems(404, 415, 422),
+    },
+)
+async def replay_run(
+    run_id: RunId,
+    state: StateDep,
+    response: Response,
+    body: ReplayRequest | None = None,
+    idempotency_key: IdempotencyHeader = None,
+) -> RunSummary:
+    """A new run with this run's prompts (texts and keys, in order) and, unless `models` says
+    otherwise, its contenders; its `parent_id` names this run. A run still going may be
+    replayed: only its prompts are copied, not its answers."""
+    run, replayed = await replay.replay(state, run_id, body or ReplayRequest(), idempotency_key)
+    response.headers["Location"] = f"/runs/{run.id}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+        response.status_code = status.HTTP_200_OK
+    async with state.sessions() as session:
+        return await service.get_summary(session, run.id)
 
 
 @router.post(

@@ -71,6 +71,7 @@ class RunFilters:
     created_after: datetime | None = None
     created_before: datetime | None = None
     text: str | None = None
+    parent: uuid.UUID | None = None
 
 
 def _search_query(text: str) -> Any:
@@ -111,6 +112,8 @@ def runs_query(
         query = query.where(RunRow.created_at < filters.created_before)
     if filters.text:
         query = query.where(RunRow.id.in_(_runs_containing(filters.text)))
+    if filters.parent:
+        query = query.where(RunRow.parent_id == filters.parent)
     if after is not None:
         query = query.where(
             tuple_(RunRow.created_at, RunRow.id) < tuple_(literal(after[0]), after[1])

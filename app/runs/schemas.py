@@ -83,6 +83,30 @@ class CompareRequest(BaseModel):
     )
 
 
+class ReplayRequest(BaseModel):
+    """What a replay changes; everything left out is as in the run replayed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    models: list[ContenderItem] | None = Field(
+        default=None,
+        min_length=1,
+        description="Other contenders, in the form of `POST /compare`'s `models`. "
+        "Default: the run's own (labels, models, templates, params).",
+    )
+    params: GenerationParams | None = Field(
+        default=None,
+        description="Params that override the run's (and, with its own contenders, theirs).",
+    )
+    name: Name | None = Field(default=None, description="Default: the run's name.")
+    tags: dict[Name, ShortText] | None = Field(
+        default=None,
+        max_length=32,
+        description="Default: the run's tags.",
+        json_schema_extra=_key_pattern_in_property_names,
+    )
+
+
 class StatusCounts(BaseModel):
     queued: int = 0
     running: int = 0
@@ -106,6 +130,11 @@ class RunSummary(BaseModel):
         default=None,
         description="A judging run (`POST /runs/{id}/judge`): the run whose answers its "
         "model judges. Null for other runs.",
+    )
+    parent_id: uuid.UUID | None = Field(
+        default=None,
+        description="A replay (`POST /runs/{id}/replay`): the run it was made from. Null for "
+        "other runs, and once that run is deleted.",
     )
 
 

@@ -49,6 +49,7 @@ def summary(run: RunRow, by_status: dict[str, int]) -> RunSummary:
         prompt_count=run.prompt_count,
         counts=_counts(by_status),
         judges=run.judges,
+        parent_id=run.parent_id,
     )
 
 
