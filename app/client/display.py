@@ -243,7 +243,7 @@ def _share(value: float | None) -> str:
 
 
 def _signed(value: float | None) -> str:
-    return "" if value is None else f"{value:+.0f}"
+    return "" if value is None else f"{round(value):+d}"
 
 
 def _flag_cells(c: dict[str, Any]) -> str:

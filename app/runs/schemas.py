@@ -49,6 +49,13 @@ def _key_pattern_in_property_names(schema: dict[str, Any]) -> None:
     schema["propertyNames"]["pattern"] = pattern
 
 
+def _optional_key_pattern_in_property_names(schema: dict[str, Any]) -> None:
+    """The same, for a dict that may be null (`anyOf` the dict and null)."""
+    for member in schema["anyOf"]:
+        if "patternProperties" in member:
+            _key_pattern_in_property_names(member)
+
+
 # A text or an object, told apart by the JSON type, so an error is about the form the caller
 # wrote (`prompts[0]` or `prompts[0].text`), not about both.
 PromptItem = Annotated[
@@ -103,7 +110,7 @@ class ReplayRequest(BaseModel):
         default=None,
         max_length=32,
         description="Default: the run's tags.",
-        json_schema_extra=_key_pattern_in_property_names,
+        json_schema_extra=_optional_key_pattern_in_property_names,
     )
 
 
