@@ -255,3 +255,20 @@ async def test_unknown_runs_are_404_and_bad_parameters_422(client: httpx.AsyncCl
         response = await client.get(f"/runs/{a}/diff/{a}", params=params)
         assert response.status_code == 422, (params, response.text)
         assert [e["field"] for e in response.json()["errors"]] == [field], response.text
+
+
+async def test_answers_still_to_come_are_shown_but_left_out_of_the_statistics(
+    client: httpx.AsyncClient,
+) -> None:
+    a = await _run(client, {"prompts": LONG, "models": ["echo"]})
+    body = {"models": [{"model": "echo-slow", "label": "echo"}]}
+    accepted = await client.post(f"/runs/{a}/replay", json=body)
+    b = accepted.json()["id"]
+    diff = await _diff(client, a, b, prompt_limit=1000)  # at once: b is still going
+    (echo,) = diff["contenders"]
+    answers = [p["answers"][0] for p in diff["prompts"]]
+    pending = [x for x in answers if x["status_b"] not in ("succeeded", "failed")]
+    assert [x["same"] is None for x in answers] == [x in pending for x in answers]
+    assert (echo["pairs"], echo["incomplete"]) == (len(LONG) - len(pending), len(pending))
+    assert echo["changed"] == 0
+    await client.post(f"/runs/{b}/cancel", json={})
