@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from app.client import commands, judging
+from app.client import commands, history, judging
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -167,6 +167,7 @@ def _on_database(work: Callable[["AsyncEngine"], Awaitable[None]]) -> None:
 
 commands.register(cli)
 judging.register(cli)
+history.register(cli)
 
 
 def _log_to_stderr(level: str | None = None) -> None:

@@ -86,6 +86,13 @@ TagFilter = Annotated[
 ]
 """A `key:value` tag to filter by: a key (without a colon), a colon, a value (maybe empty)."""
 
+LabelPair = Annotated[
+    str,
+    Field(min_length=3, max_length=2 * NAME_MAX_CHARS + 1, pattern=r"^[^\x00]+:[^\x00]+$"),
+    _STORABLE,
+]
+"""`label_in_a:label_in_b`: two contenders' labels, paired across two runs."""
+
 IdempotencyKey = Annotated[
     str, Field(min_length=1, max_length=255, pattern=STORABLE_PATTERN), _STORABLE
 ]

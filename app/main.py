@@ -21,6 +21,7 @@ from app.dispatch.dispatcher import Dispatcher
 from app.dispatch.news import RunNews
 from app.dispatch.notifications import Listener
 from app.errors import install_problem_handlers
+from app.history import endpoints as history_endpoints
 from app.judging import endpoints as judging_endpoints
 from app.ops import endpoints as ops_endpoints
 from app.runs import endpoints as runs_endpoints
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, *, handle_signals: bool = False
         catalogue_endpoints.router,
         ops_endpoints.router,
         judging_endpoints.router,
+        history_endpoints.router,
     ):
         app.include_router(router)
     install_pages(app)

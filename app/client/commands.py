@@ -56,7 +56,7 @@ def service_at(url: str) -> Iterator[Service]:
         service.close()
 
 
-def _finish(service: Service, summary: dict[str, Any], allow_failures: bool, quiet: bool) -> None:
+def finish(service: Service, summary: dict[str, Any], allow_failures: bool, quiet: bool) -> None:
     """Wait for the run, report it, and exit with what it came to."""
     final = display.follow(service.events(summary["id"]), err, quiet)
     err.print(display.outcome_line(final), markup=False, highlight=False)
@@ -144,7 +144,7 @@ def submit(
         elif not quiet:
             err.print(f"submitted {count} prompts x {len(model)} models", highlight=False)
         if wait:
-            _finish(service, summary, allow_failures, quiet)
+            finish(service, summary, allow_failures, quiet)
 
 
 def runs(
@@ -234,7 +234,7 @@ def _act(action: str) -> Callable[..., None]:
             summary = service.action(run_id, action)
             err.print(display.outcome_line(summary), markup=False, highlight=False)
             if wait:
-                _finish(service, summary, allow_failures, quiet)
+                finish(service, summary, allow_failures, quiet)
 
     return command
 

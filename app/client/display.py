@@ -261,3 +261,79 @@ def judgements_line(result: dict[str, Any]) -> str:
         f"judgements: {counts['judged']} judged, {counts['failed']} failed, "
         f"{counts['pending']} pending"
     )
+
+
+# Diffs
+
+
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
+
+
+def _signed(value: float | None) -> str:
+    return "" if value is None else f"{round(value):+d}"
+
+
+def _flag_cells(c: dict[str, Any]) -> str:
+    """The flags and failures whose rate is not 0 on both sides: a → b (p), worse in red."""
+    cells = []
+    for name, change in [*c["flags"].items(), ("failed", c["failed"])]:
+        if not change["only_a"] and not change["only_b"] and not change["rate_a"]:
+            continue
+        text = (
+            f"{name} {_share(change['rate_a'])}→{_share(change['rate_b'])} "
+            f"(p={change['p_value']:.2g})"
+        )
+        cells.append(f"[red]{text}[/red]" if change["worse"] else text)
+    return "\n".join(cells)
+
+
+def diff_view(diff: dict[str, Any], width: int) -> list[Any]:
+    """Each contender pair's figures, the paired prompts shown, and what has no partner."""
+    a, b = diff["a"], diff["b"]
+    header = (
+        f"[bold]a[/bold] {a['id']} {escape(a['name'] or '')}\n"
+        f"[bold]b[/bold] {b['id']} {escape(b['name'] or '')}\n"
+        f"{diff['paired_prompts']} prompts paired"
+    )
+    summary = Table(
+        "a → b", "pairs", "changed", "similarity", "flags a→b", "p50 ms Δ", "out tokens Δ",
+        box=None, title="contenders",
+    )  # fmt: skip
+    for c in diff["contenders"]:
+        summary.add_row(
+            escape(
+                c["label_a"] if c["label_a"] == c["label_b"] else f"{c['label_a']} → {c['label_b']}"
+            ),
+            str(c["pairs"]),
+            f"{c['changed']} ({_share(c['changed_share'])})",
+            _num(c["mean_similarity"], 2),
+            _flag_cells(c),
+            _signed(c["latency_ms"]["p50_delta"]),
+            _signed(c["completion_tokens"]["mean_delta"]),
+        )
+    rows = Table("#", "prompt", "pair", "a", "b", "sim", show_lines=True, title="answers")
+    for prompt in diff["prompts"]:
+        for answer in prompt["answers"]:
+            rows.add_row(
+                f"{prompt['index_a']}→{prompt['index_b']}",
+                _cut(prompt["text"], width),
+                escape(answer["label_a"]),
+                _cut(answer["output_a"] or answer["status_a"], width),
+                _cut(answer["output_b"] or answer["status_b"], width),
+                _num(answer["similarity"], 2),
+            )
+    unpaired = diff["unpaired"]
+    notes = [
+        f"{unpaired[f'prompt_count_{side}']} prompts of {side} have no partner"
+        for side in ("a", "b")
+        if unpaired[f"prompt_count_{side}"]
+    ]
+    notes += [
+        f"contenders of {side} with no partner: {escape(', '.join(unpaired[f'labels_{side}']))}"
+        for side in ("a", "b")
+        if unpaired[f"labels_{side}"]
+    ]
+    if diff["next_prompt_offset"] is not None:
+        notes.append(f"more prompts from --offset {diff['next_prompt_offset']}")
+    return [header, summary, rows, "\n".join(notes)]

@@ -113,6 +113,17 @@ class Service:
         result: dict[str, Any] = response.json()
         return result
 
+    def replay(self, run_id: str, body: dict[str, Any], key: str) -> tuple[dict[str, Any], bool]:
+        """The replay's summary, and whether the service had seen this key before."""
+        content = json.dumps(body).encode()
+        response = self.request(
+            "POST",
+            f"/runs/{run_id}/replay",
+            body=lambda: content,
+            headers={"Idempotency-Key": key},
+        )
+        return response.json(), response.headers.get("idempotent-replayed") == "true"
+
     def runs(self, params: dict[str, Any], limit: int) -> Iterator[dict[str, Any]]:
         """Up to `limit` run summaries, newest first, following the pages."""
         cursor: str | None = None

@@ -121,6 +121,10 @@ class RunRow(Base):
     cost_usd: Mapped[float | None] = mapped_column(Float)
     # Pairs start only while cost_usd + the worst case of the pairs in flight fits in it.
     budget_usd: Mapped[float | None] = mapped_column(Float)
+    # A replay (POST /runs/{id}/replay): the run whose prompts it was made from.
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("runs.id", ondelete="SET NULL")
+    )
 
     __table_args__ = (
         CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
@@ -132,6 +136,14 @@ class RunRow(Base):
             postgresql_where=text("cost_usd IS NOT NULL"),
         ),
         Index("ix_runs_judges", "judges", postgresql_where=text("judges IS NOT NULL")),
+        # A run's replays, newest first (GET /runs?parent=).
+        Index(
+            "ix_runs_parent_id",
+            "parent_id",
+            created_at.desc(),
+            id.desc(),
+            postgresql_where=text("parent_id IS NOT NULL"),
+        ),
         Index("ix_runs_created_at_id", created_at.desc(), id.desc()),
         Index("ix_runs_status_created_at", "status", created_at.desc()),
         Index(

@@ -131,25 +131,36 @@ def _check_rendered_sizes(
         )
 
 
-def request_digest(request: CompareRequest) -> str:
-    """Equal for requests with the same content, however their JSON was spaced or ordered."""
-    canonical = orjson.dumps(request.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+def request_digest(request: CompareRequest, parent: uuid.UUID | None = None) -> str:
+    """Equal for requests with the same content, however their JSON was spaced or ordered;
+    a replay's also names the run it replays, so that its key means that run's replay only."""
+    content: Any = request.model_dump(mode="json")
+    if parent is not None:
+        content = {"replay_of": str(parent), "request": content}
+    canonical = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()
 
 
 async def accept(
-    state: ServiceState, request: CompareRequest, key: str | None
+    state: ServiceState,
+    request: CompareRequest,
+    key: str | None,
+    parent: uuid.UUID | None = None,
 ) -> tuple[RunRow, bool]:
     """The new run, or the one an earlier request with the same key made (then True). The
-    same key with another body is refused: its caller meant another run."""
-    if key and (earlier := await _earlier_run(state, key, request)):
+    same key with another body is refused: its caller meant another run. `parent` names the
+    run a replay was made from."""
+    digest = request_digest(request, parent)
+    if key and (earlier := await _earlier_run(state, key, digest)):
         return earlier, True
     try:
         async with transaction(state.sessions) as session:
-            run = await store_run(session, request, state.catalogue, state.settings, key)
+            run = await store_run(
+                session, request, state.catalogue, state.settings, key, parent=parent
+            )
     except IntegrityError:
         # A concurrent request with the same key committed between our look and our insert.
-        if key and (earlier := await _earlier_run(state, key, request)):
+        if key and (earlier := await _earlier_run(state, key, digest)):
             return earlier, True
         raise
     if state.dispatcher is not None:
@@ -157,11 +168,11 @@ async def accept(
     return run, False
 
 
-async def _earlier_run(state: ServiceState, key: str, request: CompareRequest) -> RunRow | None:
+async def _earlier_run(state: ServiceState, key: str, digest: str) -> RunRow | None:
     """The run an earlier request with this key made; refused if that request differed."""
     async with state.sessions() as session:
         run = await runs_repo.get_run_by_idempotency_key(session, key)
-    if run is not None and run.request_digest != request_digest(request):
+    if run is not None and run.request_digest != digest:
         raise InvalidFieldError(
             f"this {IDEMPOTENCY_KEY} was already used for run {run.id} with a different "
             "request body; use a new key for a new request",
@@ -225,9 +236,11 @@ async def store_run(
     settings: Settings,
     idempotency_key: str | None = None,
     judges: uuid.UUID | None = None,
+    parent: uuid.UUID | None = None,
 ) -> RunRow:
     """Store the run, its prompts and one queued response per pair, in the caller's transaction;
-    `judges` names the run whose answers this run's model judges (app/judging/judge.py)."""
+    `judges` names the run whose answers this run's model judges (app/judging/judge.py),
+    `parent` the run a replay was made from (app/runs/replay.py)."""
     prompts, contenders, rendered = _validated(request, catalogue, settings)
     await enforce_monthly_budget(session, settings.monthly_budget_usd)
     max_costs: list[list[float | None]] | None = None
@@ -245,12 +258,13 @@ async def store_run(
         models=sorted({c.model for c in contenders}),
         prompt_count=len(prompts),
         idempotency_key=idempotency_key,
-        request_digest=request_digest(request),
+        request_digest=request_digest(request, parent),
         judges=judges,
         trace_parent=tracing.traceparent(),
         # Known (from 0) only if every answer's cost will be.
         cost_usd=0.0 if all(c.price is not None for c in contenders) else None,
         budget_usd=request.budget_usd,
+        parent_id=parent,
     )
     prompt_rows = [
         {"run_id": run.id, "position": i, "key": p.key, "text": p.text}

@@ -13,13 +13,20 @@ from app.diagnostics import Flag
 from app.domain import FINISHED_STATUSES, ResponseStatus, RunStatus
 from app.errors import problems
 from app.fields import Count, Cursor, IdempotencyKey, Name, SearchText, TagFilter, Timestamp
-from app.runs import export, service
+from app.runs import export, replay, service
 from app.runs.accept import IDEMPOTENCY_KEY, accept
 from app.runs.accept import dry_run as plan
 from app.runs.examples import COMPARE_EXAMPLES
 from app.runs.progress import run_events, wait_for_run
 from app.runs.repository import RunFilters, RunOrder
-from app.runs.schemas import CompareRequest, DryRun, RunDetail, RunPage, RunSummary
+from app.runs.schemas import (
+    CompareRequest,
+    DryRun,
+    ReplayRequest,
+    RunDetail,
+    RunPage,
+    RunSummary,
+)
 from app.state import SessionDep, StateDep
 
 
@@ -36,6 +43,16 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 
 # Prompts `GET /runs/{id}` shows unless asked for another page (and `POST /compare?wait=`).
 DEFAULT_PROMPT_LIMIT = 100
+
+
+IdempotencyHeader = Annotated[
+    IdempotencyKey | None,
+    Header(
+        alias=IDEMPOTENCY_KEY,
+        description="Retrying with the same key and body returns the same run instead of "
+        "making a second one; the same key with another body is refused (422).",
+    ),
+]
 
 
 @compare_router.post(
@@ -67,14 +84,7 @@ async def create_comparison(
         float,
         Query(ge=0, description="Seconds to wait for the run to finish (bounded by the server)."),
     ] = 0,
-    idempotency_key: Annotated[
-        IdempotencyKey | None,
-        Header(
-            alias=IDEMPOTENCY_KEY,
-            description="Retrying with the same key and body returns the same run instead of "
-            "making a second one; the same key with another body is refused (422).",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyHeader = None,
     dry_run: Annotated[
         bool,
         Query(
@@ -151,6 +161,9 @@ async def list_runs(
             "move between pages of a cost order as its cost grows."
         ),
     ] = "-created_at",
+    parent: Annotated[
+        uuid.UUID | None, Query(description="The replays of this run (`POST /runs/{id}/replay`).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[
         Cursor | None,
@@ -167,6 +180,7 @@ async def list_runs(
         text=q,
         min_cost_usd=min_cost_usd,
         max_cost_usd=max_cost_usd,
+        parent=parent,
     )
     return await service.list_page(session, filters, limit, cursor, sort)
 
@@ -254,6 +268,40 @@ async def export_responses(
         media_type=export.MEDIA_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="run-{run_id}.{format}"'},
     )
+
+
+@router.post(
+    "/{run_id}/replay",
+    response_model=RunSummary,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Run a run's prompts again",
+    responses={
+        200: {
+            "description": "The `Idempotency-Key` was seen before with the same body and run: "
+            "the replay it made.",
+            "model": RunSummary,
+        },
+        202: {"description": "Accepted; `Location` names the new run."},
+        **problems(404, 415, 422),
+    },
+)
+async def replay_run(
+    run_id: RunId,
+    state: StateDep,
+    response: Response,
+    body: ReplayRequest | None = None,
+    idempotency_key: IdempotencyHeader = None,
+) -> RunSummary:
+    """A new run with this run's prompts (texts and keys, in order) and, unless `models` says
+    otherwise, its contenders; its `parent_id` names this run. A run still going may be
+    replayed: only its prompts are copied, not its answers."""
+    run, replayed = await replay.replay(state, run_id, body or ReplayRequest(), idempotency_key)
+    response.headers["Location"] = f"/runs/{run.id}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+        response.status_code = status.HTTP_200_OK
+    async with state.sessions() as session:
+        return await service.get_summary(session, run.id)
 
 
 @router.post(

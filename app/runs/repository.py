@@ -78,6 +78,7 @@ class RunFilters:
     text: str | None = None
     min_cost_usd: float | None = None
     max_cost_usd: float | None = None
+    parent: uuid.UUID | None = None
 
 
 def _search_query(text: str) -> Any:
@@ -147,6 +148,8 @@ def runs_query(
         query = query.where(RunRow.cost_usd >= filters.min_cost_usd)
     if filters.max_cost_usd is not None:
         query = query.where(RunRow.cost_usd <= filters.max_cost_usd)
+    if filters.parent:
+        query = query.where(RunRow.parent_id == filters.parent)
     return query
 
 

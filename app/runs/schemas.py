@@ -56,6 +56,13 @@ def _key_pattern_in_property_names(schema: dict[str, Any]) -> None:
     schema["propertyNames"]["pattern"] = pattern
 
 
+def _optional_key_pattern_in_property_names(schema: dict[str, Any]) -> None:
+    """The same, for a dict that may be null (`anyOf` the dict and null)."""
+    for member in schema["anyOf"]:
+        if "patternProperties" in member:
+            _key_pattern_in_property_names(member)
+
+
 # A text or an object, told apart by the JSON type, so an error is about the form the caller
 # wrote (`prompts[0]` or `prompts[0].text`), not about both.
 PromptItem = Annotated[
@@ -99,6 +106,30 @@ class CompareRequest(BaseModel):
     )
 
 
+class ReplayRequest(BaseModel):
+    """What a replay changes; everything left out is as in the run replayed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    models: list[ContenderItem] | None = Field(
+        default=None,
+        min_length=1,
+        description="Other contenders, in the form of `POST /compare`'s `models`. "
+        "Default: the run's own (labels, models, templates, params).",
+    )
+    params: GenerationParams | None = Field(
+        default=None,
+        description="Params that override the run's (and, with its own contenders, theirs).",
+    )
+    name: Name | None = Field(default=None, description="Default: the run's name.")
+    tags: dict[Name, ShortText] | None = Field(
+        default=None,
+        max_length=32,
+        description="Default: the run's tags.",
+        json_schema_extra=_optional_key_pattern_in_property_names,
+    )
+
+
 class StatusCounts(BaseModel):
     queued: int = 0
     running: int = 0
@@ -131,6 +162,11 @@ class RunSummary(BaseModel):
     )
     cost_usd: float | None = Field(default=None, description=_COST)
     budget_usd: float | None = Field(default=None, description="The run's budget, if any.")
+    parent_id: uuid.UUID | None = Field(
+        default=None,
+        description="A replay (`POST /runs/{id}/replay`): the run it was made from. Null for "
+        "other runs, and once that run is deleted.",
+    )
 
 
 class ResponseOut(BaseModel):

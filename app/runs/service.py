@@ -52,6 +52,7 @@ def summary(run: RunRow, by_status: dict[str, int]) -> RunSummary:
         judges=run.judges,
         cost_usd=run.cost_usd,
         budget_usd=run.budget_usd,
+        parent_id=run.parent_id,
     )
 
 

@@ -50,7 +50,10 @@ def test_the_from_scripts_section_runs_as_written(db_url: str, tmp_path: Path) -
         ("mars", "echo", "succeeded"),
         ("mars", "echo-flaky", "succeeded"),
     ]
-    # The nightly run was made once, then deleted; the cancelled demo run remains.
-    assert [run["name"] for run in runs] == ["demo"]
+    # The nightly run was made once, then deleted; its replay (whose parent is then gone) and
+    # the cancelled demo run remain.
+    assert [run["name"] for run in runs] == ["demo", "nightly"]
+    assert (runs[1]["tags"], runs[1]["parent_id"]) == ({"ckpt": "43"}, None)
+    assert runs[1]["status"] == "succeeded"
     assert runs[0]["status"] in ("running", "cancelled")
     assert runs[0]["counts"]["queued"] == 0

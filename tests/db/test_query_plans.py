@@ -12,12 +12,13 @@ from functools import partial
 
 import asyncpg
 import pytest
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql import Executable
 
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.tables import RunRow
 from app.dispatch import budget, queue
+from app.history import repository as history_repo
 from app.runs import export, repository
 from app.runs import repository as runs_repo
 from tests.support.database import admin, database_url
@@ -196,6 +197,12 @@ async def _reads(connection: AsyncConnection, read: Callable[..., Awaitable[obje
         await read(session)
 
 
+async def _identities(session: AsyncSession) -> None:
+    """Pairing a run's prompts with another's: every prompt, a page at a time."""
+    found = [x async for x in history_repo.prompt_identities(session, EXPORT_RUN, EXPORT_PROMPTS)]
+    assert len(found) == EXPORT_PROMPTS
+
+
 FLAGGED_PAGE = list(range(40_000, 50_000, FLAGGED_EVERY))
 
 # Each case: the work, which of its statements to explain, and how many rows of the
@@ -292,6 +299,13 @@ CASES: dict[str, tuple[Callable[[AsyncConnection], Awaitable[object]], str, str,
         "FROM responses",
         "responses",
         200,
+    ),
+    # A diff pairs the prompts of its two runs: each page reads its range of one run's.
+    "a diff pairs the prompts": (
+        lambda c: _reads(c, _identities),
+        "FROM prompts",
+        "prompts",
+        history_repo.IDENTITY_PAGE,
     ),
     "an export page's flagged prompts are found": (
         lambda c: c.execute(
