@@ -82,6 +82,11 @@ class Adapter(ABC):
         """Why a model of this kind cannot be called here (a missing key or extra), or None."""
         return None
 
+    @classmethod
+    def endpoint(cls, spec: ModelSpec, settings: Settings) -> str | None:
+        """Where this model's calls go, for telling requests apart (the response cache)."""
+        return spec.base_url
+
     @abstractmethod
     def __init__(self, spec: ModelSpec, settings: Settings, concurrency: int) -> None: ...
 

@@ -80,6 +80,10 @@ class Catalogue:
         fixed = _adapter(spec).fixed_concurrency
         return fixed or spec.concurrency or self._settings.default_concurrency
 
+    def endpoint(self, spec: ModelSpec) -> str | None:
+        """Where the model's calls go: its own base_url or its provider's global one."""
+        return _adapter(spec).endpoint(spec, self._settings)
+
     def unavailable_reason(self, spec: ModelSpec) -> str | None:
         """None when the model can be called, else what is missing."""
         return _adapter(spec).unavailable_reason(spec, self._settings)

@@ -84,6 +84,10 @@ FLAGGED = "flags <> '{}'"
 array would not prove that a query implies it)."""
 
 
+CACHEABLE = "status = 'succeeded' AND cached_from IS NULL AND fingerprint IS NOT NULL"
+"""The predicate of ix_responses_cache: answers that may be reused."""
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -175,6 +179,13 @@ class ResponseRow(Base):
     words: Mapped[int | None] = mapped_column(Integer)
     # The rules' DIAGNOSTICS_VERSION they were computed by: older ones can be computed again.
     diagnostics_version: Mapped[int | None] = mapped_column(SmallInteger)
+    # Which of the pair's repeated samples this is (0 without samples): part of its identity.
+    sample: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The request's identity hashed (app/runs/fingerprint.py); NULL when sampling is not
+    # deterministic, so that the answer is never reused.
+    fingerprint: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # A reused answer: the response it was copied from, instead of calling the provider.
+    cached_from: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         ForeignKeyConstraint(
@@ -182,7 +193,7 @@ class ResponseRow(Base):
             ["prompts.run_id", "prompts.position"],
             ondelete="CASCADE",
         ),
-        UniqueConstraint("run_id", "prompt_position", "contender_index"),
+        UniqueConstraint("run_id", "prompt_position", "contender_index", "sample"),
         CheckConstraint(_one_of("status", RESPONSE_STATUSES), name="status"),
         CheckConstraint(
             f"finish_reason IS NULL OR {_one_of('finish_reason', FINISH_REASONS)}",
@@ -221,6 +232,9 @@ class ResponseRow(Base):
         # (by the unique index, it would read every answer of the run). Only queries that say
         # FLAGGED themselves can use it.
         Index("ix_responses_flagged", "run_id", "prompt_position", postgresql_where=text(FLAGGED)),
+        # The cache: for a fingerprint, the newest answer that was not itself copied. Only
+        # queries that say CACHEABLE themselves can use it.
+        Index("ix_responses_cache", "fingerprint", "id", postgresql_where=text(CACHEABLE)),
     )
 
 

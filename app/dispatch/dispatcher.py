@@ -18,7 +18,7 @@ from app import logs, metrics
 from app.adapters.registry import AdapterRegistry
 from app.catalogue.service import Catalogue
 from app.config import Settings
-from app.dispatch import queue
+from app.dispatch import cache, queue
 from app.dispatch.calls import ModelCaller
 from app.dispatch.news import RunNews
 from app.dispatch.notifications import notify_runs
@@ -192,6 +192,7 @@ class Dispatcher:
                 more = more or self._worth_claiming(model)
             if jobs:
                 contenders_by_run = await self._contenders_for(jobs)
+                jobs = await self._answer_from_cache(jobs, contenders_by_run)
                 for job in jobs:
                     contenders = contenders_by_run.get(job.run_id)
                     if contenders is None:  # the run was deleted meanwhile; so are its rows
@@ -200,6 +201,38 @@ class Dispatcher:
                     self._ready[model].append((job, contenders[job.contender_index]))
                 self._start_ready(self._specs[model])
         return more
+
+    async def _answer_from_cache(
+        self, jobs: list[Job], contenders_by_run: dict[uuid.UUID, list[Contender]]
+    ) -> list[Job]:
+        """Answer the claimed pairs whose request was answered before (one query for the
+        batch); returns the others, which need a call."""
+        if not self._settings.cache:
+            return jobs
+        reusable = [
+            job
+            for job in jobs
+            if job.fingerprint is not None
+            and (contenders := contenders_by_run.get(job.run_id)) is not None
+            and contenders[job.contender_index].cache
+        ]
+        if not reusable:
+            return jobs
+        try:
+            async with self._engine.begin() as connection:
+                answered = await cache.answer_from_cache(connection, reusable)
+                touched = list({run_id for _, run_id in answered})
+                ended = await queue.finish_runs(connection, touched) if touched else []
+                await notify_runs(connection, progressed=touched, finished=ended)
+        except Exception:  # the pairs are still claimed: calling the provider answers them
+            log.exception("looking up %d pairs in the cache failed; calling instead", len(reusable))
+            return jobs
+        metrics.PAIRS_FINISHED.labels("succeeded").inc(len(answered))
+        metrics.CACHE_HITS.inc(len(answered))
+        self._news.progressed(touched)
+        self._news.finished(ended)
+        done = {row_id for row_id, _ in answered}
+        return [job for job in jobs if job.id not in done]
 
     async def _contenders_for(self, jobs: list[Job]) -> dict[uuid.UUID, list[Contender]]:
         """The contenders of these jobs' runs, from the cache or the database."""

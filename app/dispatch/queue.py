@@ -48,6 +48,8 @@ class Job:
     rendered_prompt: str
     attempts: int  # calls made for this pair before this claim
     lease_token: uuid.UUID
+    sample: int = 0  # which of the pair's repeated samples
+    fingerprint: uuid.UUID | None = None  # its request's identity, when deterministic
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +108,19 @@ async def claim(connection: AsyncConnection, model: str, limit: int, lease_s: fl
             # call cannot leave it uncounted (a pair claimed and never called counts one more).
             attempts=r.attempts + 1,
         )
-        .returning(r.id, r.run_id, r.contender_index, r.rendered_prompt, r.attempts)
+        .returning(
+            r.id,
+            r.run_id,
+            r.contender_index,
+            r.rendered_prompt,
+            r.attempts,
+            r.sample,
+            r.fingerprint,
+        )
     )
     jobs = [
-        Job(row_id, run_id, index, prompt, attempts - 1, token)
-        for row_id, run_id, index, prompt, attempts in claimed
+        Job(row_id, run_id, index, prompt, attempts - 1, token, sample, fingerprint)
+        for row_id, run_id, index, prompt, attempts, sample, fingerprint in claimed
     ]
     if jobs:
         # Runs are locked after their pairs, in id order, as everywhere (see the header).

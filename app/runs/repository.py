@@ -137,7 +137,12 @@ def _pairs_of_run(run_id: Any, *columns: Any) -> Select[Any]:
     return (
         select(*columns)
         .where(ResponseRow.run_id == run_id)
-        .order_by(ResponseRow.run_id, ResponseRow.prompt_position, ResponseRow.contender_index)
+        .order_by(
+            ResponseRow.run_id,
+            ResponseRow.prompt_position,
+            ResponseRow.contender_index,
+            ResponseRow.sample,
+        )
         .limit(select(literal(2**63 - 1, BigInteger)).scalar_subquery())
     )
 
@@ -151,15 +156,24 @@ async def status_counts(
     wanted = select(
         func.unnest(literal(list(run_ids), ARRAY(UUID(as_uuid=True)))).label("run_id")
     ).subquery("wanted")
-    pairs = _pairs_of_run(wanted.c.run_id, ResponseRow.status).lateral("pairs")
+    pairs = _pairs_of_run(wanted.c.run_id, ResponseRow.status, ResponseRow.cached_from).lateral(
+        "pairs"
+    )
     rows = await session.execute(
-        select(wanted.c.run_id, pairs.c.status, func.count())
+        select(
+            wanted.c.run_id,
+            pairs.c.status,
+            func.count(),
+            func.count(pairs.c.cached_from),
+        )
         .select_from(wanted.join(pairs, true()))
         .group_by(wanted.c.run_id, pairs.c.status)
     )
     counts: dict[uuid.UUID, dict[str, int]] = {run_id: {} for run_id in run_ids}
-    for run_id, status, n in rows:
+    for run_id, status, n, cached in rows:
         counts[run_id][status] = n
+        if cached:
+            counts[run_id]["cached"] = counts[run_id].get("cached", 0) + cached
     return counts
 
 
@@ -274,6 +288,7 @@ async def contender_stats(session: AsyncSession, run_id: uuid.UUID) -> Sequence[
         r.finish_reason,
         r.diagnostics_version,
         r.flags,
+        r.cached_from,
     ).subquery("pairs")
     done = pairs.c.status == "succeeded"
     query = select(
@@ -286,6 +301,7 @@ async def contender_stats(session: AsyncSession, run_id: uuid.UUID) -> Sequence[
         func.sum(pairs.c.completion_tokens).label("completion_tokens"),
         func.count().filter(pairs.c.finish_reason == "length").label("truncated"),
         func.count(pairs.c.diagnostics_version).label("diagnosed"),
+        func.count(pairs.c.cached_from).label("cached"),
         *(func.count().filter(literal(flag) == any_(pairs.c.flags)).label(flag) for flag in FLAGS),
     ).group_by(pairs.c.contender_index, pairs.c.status)
     return (await session.execute(query)).all()

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db.engine import in_transaction
-from app.db.tables import PromptRow, RunRow
+from app.db.tables import PromptRow, ResponseRow, RunRow
 from app.diagnostics import FLAGS
 from app.domain import FINISHED_STATUSES, Contender, GenerationParams
 from app.errors import ConflictError, InvalidFieldError, NotFoundError
@@ -29,12 +29,14 @@ from app.runs.schemas import (
 from app.state import ServiceState
 
 _STORED_RESPONSE_FIELDS = tuple(
-    f for f in ResponseOut.model_fields if f not in ("label", "template")
+    f for f in ResponseOut.model_fields if f not in ("label", "template", "cached")
 )
 
 
 def _counts(by_status: dict[str, int]) -> StatusCounts:
-    return StatusCounts(**by_status, total=sum(by_status.values()))
+    """`by_status` may also say how many were `cached`: those are among the succeeded."""
+    total = sum(n for status, n in by_status.items() if status != "cached")
+    return StatusCounts(**by_status, total=total)
 
 
 def summary(run: RunRow, by_status: dict[str, int]) -> RunSummary:
@@ -116,6 +118,8 @@ async def _contender_stats(
     for row in await runs_repo.contender_stats(session, run.id):
         i = row.contender
         by_status[i][row.status] = row.n
+        if row.cached:
+            by_status[i]["cached"] = by_status[i].get("cached", 0) + row.cached
         if row.status == "succeeded":
             p50[i], p95[i] = row.p50, row.p95
         truncated[i] += row.truncated
@@ -155,20 +159,15 @@ async def get_detail(
     contenders = [Contender.model_validate(c) for c in run.contenders]
     stats = await _contender_stats(session, run, contenders)
     prompts, more = await _prompts_page(session, run, prompt_offset, prompt_limit, flags)
-    answers: dict[int, dict[str, ResponseOut]] = defaultdict(dict)
     positions = [p.position for p in prompts]
     if flags:
-        rows = await runs_repo.responses_at(session, run.id, positions, len(contenders))
+        per_prompt = sum(c.samples for c in contenders)
+        rows = await runs_repo.responses_at(session, run.id, positions, per_prompt)
     elif prompts:
         rows = await runs_repo.responses_for_prompts(session, run.id, positions[0], positions[-1])
     else:
         rows = []
-    for row in rows:
-        contender = contenders[row.contender_index]
-        stored = {name: getattr(row, name) for name in _STORED_RESPONSE_FIELDS}
-        answers[row.prompt_position][contender.label] = ResponseOut(
-            label=contender.label, template=contender.template, **stored
-        )
+    answers = _answers_by_prompt(rows, contenders)
     counts: dict[str, int] = defaultdict(int)
     for s in stats:
         for status, n in s.counts.model_dump(exclude={"total"}).items():
@@ -186,14 +185,38 @@ async def get_detail(
                 key=p.key,
                 text=p.text,
                 responses={
-                    label: answers[p.position][label]
+                    label: found[0]
                     for label in labels
-                    if label in answers[p.position]
+                    if (found := answers[p.position].get(label)) and found[0].sample == 0
+                },
+                samples={
+                    c.label: answers[p.position].get(c.label, [])
+                    for c in contenders
+                    if c.samples > 1
                 },
             )
             for p in prompts
         ],
     )
+
+
+def _answers_by_prompt(
+    rows: Sequence[ResponseRow], contenders: list[Contender]
+) -> dict[int, dict[str, list[ResponseOut]]]:
+    """Per prompt position and contender label, its answers in sample order."""
+    answers: dict[int, dict[str, list[ResponseOut]]] = defaultdict(lambda: defaultdict(list))
+    for row in sorted(rows, key=lambda row: row.sample):
+        contender = contenders[row.contender_index]
+        stored = {name: getattr(row, name) for name in _STORED_RESPONSE_FIELDS}
+        answers[row.prompt_position][contender.label].append(
+            ResponseOut(
+                label=contender.label,
+                template=contender.template,
+                cached=row.cached_from is not None,
+                **stored,
+            )
+        )
+    return answers
 
 
 async def _prompts_page(
