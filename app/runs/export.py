@@ -38,6 +38,8 @@ COLUMNS = (
     "repetition",
     "prompt_overlap",
     "words",
+    "sample",
+    "cached_from",
 )
 FLAGS_SEPARATOR = ";"  # between a pair's flags in CSV
 _BATCH = 1000  # pairs per page, at most
@@ -46,7 +48,8 @@ AnyRow = Row[*tuple[Any, ...]]
 
 def page_bounds(run: RunRow) -> list[tuple[int, int]]:
     """(first, stop) positions of each page: whole prompts, up to _BATCH pairs a page."""
-    step = max(1, _BATCH // len(run.contenders))
+    pairs_per_prompt = sum(c.get("samples", 1) for c in run.contenders)
+    step = max(1, _BATCH // pairs_per_prompt)
     return [(first, first + step) for first in range(0, run.prompt_count, step)]
 
 
@@ -97,6 +100,8 @@ def _record(
         "repetition": row.repetition,
         "prompt_overlap": row.prompt_overlap,
         "words": row.words,
+        "sample": row.sample,
+        "cached_from": row.cached_from,
     }
 
 

@@ -307,6 +307,19 @@ async def contender_stats(session: AsyncSession, run_id: uuid.UUID) -> Sequence[
     return (await session.execute(query)).all()
 
 
+async def sample_outputs(
+    session: AsyncSession, run_id: uuid.UUID, contenders: Sequence[int]
+) -> Sequence[Row[Any]]:
+    """The answers of these contenders (those with repeated samples), in pair order: their
+    `contender_index`, `prompt_position` and `output`."""
+    r = ResponseRow
+    query = _pairs_of_run(run_id, r.contender_index, r.prompt_position, r.output).where(
+        r.status == "succeeded", _one_of(r.contender_index, contenders)
+    )
+    rows: Sequence[Row[Any]] = (await session.execute(query)).all()
+    return rows
+
+
 # Changing a run
 
 
@@ -407,7 +420,9 @@ _answers = select(
     ResponseRow.repetition,
     ResponseRow.prompt_overlap,
     ResponseRow.words,
-).order_by(ResponseRow.prompt_position, ResponseRow.contender_index)
+    ResponseRow.sample,
+    ResponseRow.cached_from,
+).order_by(ResponseRow.prompt_position, ResponseRow.contender_index, ResponseRow.sample)
 
 
 def export_page_queries(

@@ -192,6 +192,17 @@ class PromptOut(BaseModel):
     )
 
 
+class SampleAgreementOut(BaseModel):
+    """How alike a contender's repeated samples of each prompt are, over every pair of
+    samples of a prompt (pooled over the prompts)."""
+
+    share_identical: float | None = Field(description="0-1: pairs of samples that are equal.")
+    mean_similarity: float | None = Field(
+        description="0-1: the mean string similarity (normalized Indel) of the pairs."
+    )
+    pairs: int = Field(description="Pairs of succeeded samples compared.")
+
+
 class ContenderStats(Contender):
     counts: StatusCounts
     latency_ms_p50: float | None
@@ -205,6 +216,11 @@ class ContenderStats(Contender):
     diagnosed: int = Field(
         description="Answers with diagnostics: all succeeded ones, unless some were stored "
         "before diagnostics existed (`llm-compare diagnose` computes theirs)."
+    )
+    sample_agreement: SampleAgreementOut | None = Field(
+        default=None,
+        description="With `samples` above 1: how often its samples of a prompt agree. Null "
+        "for a contender with one sample.",
     )
 
 

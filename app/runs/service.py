@@ -6,6 +6,7 @@ import binascii
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -24,8 +25,10 @@ from app.runs.schemas import (
     RunDetail,
     RunPage,
     RunSummary,
+    SampleAgreementOut,
     StatusCounts,
 )
+from app.similarity import pooled_agreement
 from app.state import ServiceState
 
 _STORED_RESPONSE_FIELDS = tuple(
@@ -130,9 +133,11 @@ async def _contender_stats(
             if value is not None:
                 tokens[i][k] += value
                 seen_tokens[i][k] = True
+    agreement = await _sample_agreement(session, run, contenders)
     return [
         ContenderStats(
             **c.model_dump(),
+            sample_agreement=agreement.get(i),
             counts=_counts(by_status[i]),
             latency_ms_p50=p50.get(i),
             latency_ms_p95=p95.get(i),
@@ -144,6 +149,22 @@ async def _contender_stats(
         )
         for i, c in enumerate(contenders)
     ]
+
+
+async def _sample_agreement(
+    session: AsyncSession, run: RunRow, contenders: list[Contender]
+) -> dict[int, SampleAgreementOut]:
+    """Per contender with repeated samples, how alike its samples of each prompt are."""
+    sampled = [i for i, c in enumerate(contenders) if c.samples > 1]
+    if not sampled:
+        return {}
+    outputs: dict[int, dict[int, list[str]]] = {i: defaultdict(list) for i in sampled}
+    for row in await runs_repo.sample_outputs(session, run.id, sampled):
+        outputs[row.contender_index][row.prompt_position].append(row.output or "")
+    return {
+        i: SampleAgreementOut(**asdict(pooled_agreement(by_prompt.values())))
+        for i, by_prompt in outputs.items()
+    }
 
 
 async def get_detail(

@@ -8,7 +8,7 @@ ix_responses_cache finds, for a fingerprint, the newest answer that was not itse
 `sample`: which of a pair's repeated samples a row is (0 for runs without samples); it joins
 the pair's identity, so the unique constraint takes it in.
 
-Revision ID: a4c81f3e9b27
+Revision ID: 5ac3d9e1f702
 Revises: e7b3f1a2c4d5
 Create Date: 2026-11-26 12:30:00.000000+00:00
 """
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "a4c81f3e9b27"
+revision: str = "5ac3d9e1f702"
 down_revision: str | None = "e7b3f1a2c4d5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
