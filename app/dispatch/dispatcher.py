@@ -7,6 +7,7 @@ whose process died return to the queue when their lease runs out.
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from collections import OrderedDict, defaultdict, deque
@@ -64,6 +65,9 @@ class Dispatcher:
         self._stopping = False
         self._stop_began = 0.0
         self._beats: dict[str, float] = {}  # when each loop last went round, for readiness
+        # The share of each model's last claimed batch answered from the cache: those take no
+        # slot, so the next claim asks for as many more as it expects to answer so.
+        self._cached_share: dict[str, float] = defaultdict(float)
 
     async def start(self) -> None:
         self._writer.start()
@@ -161,6 +165,15 @@ class Dispatcher:
     def _worth_claiming(self, model: str) -> bool:
         return self._room(model) >= max(1, self._limit(model) // 2)
 
+    def _claim_size(self, model: str) -> int:
+        """How many pairs to claim: the room, more when the cache answered the last batch."""
+        batch = self._settings.claim_batch_size
+        calls_each = 1 - self._cached_share[model]  # calls to expect per claimed pair
+        room = self._room(model)
+        if calls_each * batch <= room:  # the whole batch brings no more calls than there is room
+            return batch
+        return math.ceil(room / calls_each)
+
     async def _claim_loop(self) -> None:
         while True:
             self._beat("dispatch-claims")
@@ -183,7 +196,7 @@ class Dispatcher:
         for model in list(self._maybe_queued):
             if not self._worth_claiming(model):
                 continue
-            wanted = min(self._room(model), self._settings.claim_batch_size)
+            wanted = self._claim_size(model)
             async with self._engine.begin() as connection:
                 jobs = await queue.claim(connection, model, wanted, self._settings.lease_s)
             if len(jobs) < wanted:
@@ -192,7 +205,9 @@ class Dispatcher:
                 more = more or self._worth_claiming(model)
             if jobs:
                 contenders_by_run = await self._contenders_for(jobs)
+                claimed = len(jobs)
                 jobs = await self._answer_from_cache(jobs, contenders_by_run)
+                self._cached_share[model] = 1 - len(jobs) / claimed
                 for job in jobs:
                     contenders = contenders_by_run.get(job.run_id)
                     if contenders is None:  # the run was deleted meanwhile; so are its rows
