@@ -130,7 +130,7 @@ def main() -> None:
             env["DATABASE_URL"] = os.environ["DATABASE_URL"]
         service = ServiceProcess(env, Path(tmp) / "service.log")
         try:
-            service.start()
+            service.start(ready_timeout=180)  # a loaded machine starts slowly
             assert service.process is not None
             params: dict[str, Any] = {"max_new_tokens": 16}
             if args.repeat:
