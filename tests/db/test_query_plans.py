@@ -281,6 +281,12 @@ CASES: dict[str, tuple[Callable[[AsyncConnection], Awaitable[object]], str, str,
         "responses",
         20,
     ),
+    "a run's samples are compared": (
+        lambda c: _reads(c, lambda s: runs_repo.sample_outputs(s, ENDED_RUN, [0, 1])),
+        "FROM responses",
+        "responses",
+        20,
+    ),
     "their answers are shown": (
         lambda c: _reads(
             c, lambda s: runs_repo.responses_for_prompts(s, EXPORT_RUN, 40_000, 40_099)
