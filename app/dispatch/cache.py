@@ -11,6 +11,7 @@ statistics or without), and writes it into the claimed row, which names its sour
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Table, func, literal, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
@@ -18,6 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.tables import ResponseRow, status_in
 from app.dispatch.queue import Job
+
+
+@dataclass(frozen=True, slots=True)
+class Reused:
+    """Pairs of this run were answered from the cache: the writer ends the run if they were
+    its last, and tells the processes, with the answers it writes itself."""
+
+    run_id: uuid.UUID
+    pairs: int
+
 
 responses: Table = ResponseRow.__table__  # type: ignore[assignment]
 r = responses.c

@@ -10,16 +10,17 @@ import logging
 import math
 import time
 import uuid
-from collections import OrderedDict, defaultdict, deque
+from collections import Counter, OrderedDict, defaultdict, deque
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app import logs, metrics
 from app.adapters.registry import AdapterRegistry
 from app.catalogue.service import Catalogue
 from app.config import Settings
 from app.dispatch import cache, queue
+from app.dispatch.cache import Reused
 from app.dispatch.calls import ModelCaller
 from app.dispatch.news import RunNews
 from app.dispatch.notifications import notify_runs
@@ -199,15 +200,16 @@ class Dispatcher:
             wanted = self._claim_size(model)
             async with self._engine.begin() as connection:
                 jobs = await queue.claim(connection, model, wanted, self._settings.lease_s)
+                if jobs:
+                    contenders_by_run = await self._contenders_for(jobs, connection)
+                    claimed = len(jobs)
+                    jobs = await self._answer_from_cache(connection, jobs, contenders_by_run)
+                    self._cached_share[model] = 1 - len(jobs) / claimed
             if len(jobs) < wanted:
                 self._maybe_queued.discard(model)
             else:
                 more = more or self._worth_claiming(model)
             if jobs:
-                contenders_by_run = await self._contenders_for(jobs)
-                claimed = len(jobs)
-                jobs = await self._answer_from_cache(jobs, contenders_by_run)
-                self._cached_share[model] = 1 - len(jobs) / claimed
                 for job in jobs:
                     contenders = contenders_by_run.get(job.run_id)
                     if contenders is None:  # the run was deleted meanwhile; so are its rows
@@ -218,10 +220,14 @@ class Dispatcher:
         return more
 
     async def _answer_from_cache(
-        self, jobs: list[Job], contenders_by_run: dict[uuid.UUID, list[Contender]]
+        self,
+        connection: AsyncConnection,
+        jobs: list[Job],
+        contenders_by_run: dict[uuid.UUID, list[Contender]],
     ) -> list[Job]:
-        """Answer the claimed pairs whose request was answered before (one query for the
-        batch); returns the others, which need a call."""
+        """Answer the claimed pairs whose request was answered before, in the claim's own
+        transaction (one statement for the batch); returns the others, which need a call.
+        The writer ends the runs that have nothing left, as for answers it writes itself."""
         if not self._settings.cache:
             return jobs
         reusable = [
@@ -234,28 +240,25 @@ class Dispatcher:
         if not reusable:
             return jobs
         try:
-            async with self._engine.begin() as connection:
+            async with connection.begin_nested():
                 answered = await cache.answer_from_cache(connection, reusable)
-                touched = list({run_id for _, run_id in answered})
-                ended = await queue.finish_runs(connection, touched) if touched else []
-                await notify_runs(connection, progressed=touched, finished=ended)
-        except Exception:  # the pairs are still claimed: calling the provider answers them
+        except SQLAlchemyError:  # the pairs are still claimed: calling the provider answers them
             log.exception("looking up %d pairs in the cache failed; calling instead", len(reusable))
             return jobs
-        metrics.PAIRS_FINISHED.labels("succeeded").inc(len(answered))
+        for run_id, pairs in Counter(run_id for _, run_id in answered).items():
+            self._writer.put(Reused(run_id, pairs))
         metrics.CACHE_HITS.inc(len(answered))
-        self._news.progressed(touched)
-        self._news.finished(ended)
         done = {row_id for row_id, _ in answered}
         return [job for job in jobs if job.id not in done]
 
-    async def _contenders_for(self, jobs: list[Job]) -> dict[uuid.UUID, list[Contender]]:
+    async def _contenders_for(
+        self, jobs: list[Job], connection: AsyncConnection
+    ) -> dict[uuid.UUID, list[Contender]]:
         """The contenders of these jobs' runs, from the cache or the database."""
         wanted = {job.run_id for job in jobs}
         missing = wanted - self._contenders.keys()
         if missing:
-            async with self._engine.connect() as connection:
-                found = await queue.contenders_of(connection, list(missing))
+            found = await queue.contenders_of(connection, list(missing))
             for run_id, contenders in found.items():
                 self._contenders[run_id] = [Contender.model_validate(c) for c in contenders]
         # Taken before eviction: one batch may span more runs than the cache keeps.
