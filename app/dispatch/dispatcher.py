@@ -200,12 +200,12 @@ class Dispatcher:
             wanted = self._claim_size(model)
             async with self._engine.begin() as connection:
                 jobs = await queue.claim(connection, model, wanted, self._settings.lease_s)
+                claimed = len(jobs)
                 if jobs:
                     contenders_by_run = await self._contenders_for(jobs, connection)
-                    claimed = len(jobs)
                     jobs = await self._answer_from_cache(connection, jobs, contenders_by_run)
                     self._cached_share[model] = 1 - len(jobs) / claimed
-            if len(jobs) < wanted:
+            if claimed < wanted:
                 self._maybe_queued.discard(model)
             else:
                 more = more or self._worth_claiming(model)
