@@ -17,7 +17,7 @@ PROMPTS = ["what is 2 + 2?", "name a colour", "say hello"]
 
 
 async def _run(client: httpx.AsyncClient, body: dict[str, Any]) -> Any:
-    response = await client.post("/compare", params={"wait": 20}, json=body)
+    response = await client.post("/compare", params={"wait": 60}, json=body)
     assert response.status_code == 200, response.text
     return response.json()
 

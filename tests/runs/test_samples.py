@@ -25,7 +25,7 @@ def sampled_settings(
 
 
 async def _run(client: httpx.AsyncClient, body: dict[str, Any]) -> Any:
-    response = await client.post("/compare", params={"wait": 20}, json=body)
+    response = await client.post("/compare", params={"wait": 60}, json=body)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -119,6 +119,6 @@ async def test_a_run_with_samples_is_retried_and_cancelled_pair_by_pair(
         run = await _run(client, body)
         assert run["counts"]["failed"] == 2
         assert (await client.post(f"/runs/{run['id']}/retry", json={})).status_code in (200, 202)
-        again = (await client.get(f"/runs/{run['id']}", params={"wait": 20})).json()
+        again = (await client.get(f"/runs/{run['id']}", params={"wait": 60})).json()
     assert again["counts"]["succeeded"] == 4
     assert [s["status"] for s in again["prompts"][0]["samples"]["gpt"]] == ["succeeded"] * 4
