@@ -128,6 +128,11 @@ class Settings(BaseSettings):
         description="How often an idle dispatcher looks for work anyway (notifications wake it).",
     )
     claim_batch_size: int = Field(default=256, ge=1, description="Pairs claimed per query.")
+    cache: bool = Field(
+        default=True,
+        description="Reuse a stored answer to an identical deterministic request (temperature "
+        "0 or a seed) instead of calling the provider; `off` calls it every time.",
+    )
     write_batch_size: int = Field(default=512, ge=1, description="Results written per query.")
     write_interval_s: float = Field(
         default=0.02, ge=0, description="How long results gather before one batched write."

@@ -9,7 +9,7 @@ from typing import Any, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from app.fields import Name, Seed, StorableText, clean_key, endpoint_problem
+from app.fields import SEED_MAX, Name, Seed, StorableText, clean_key, endpoint_problem
 
 RunStatus = Literal["queued", "running", "succeeded", "partial", "failed", "cancelled"]
 """A run: `queued` until a pair is claimed, `running`, then finished: `succeeded` (every pair),
@@ -101,6 +101,20 @@ class Contender(BaseModel):
     template: str
     params: GenerationParams
     price: Price | None = None
+    cache: bool = Field(
+        default=True, description="Whether a stored identical answer may be reused."
+    )
+    samples: int = Field(default=1, description="Answers per prompt (repeated samples).")
+
+    def sample_params(self, sample: int) -> GenerationParams:
+        """The params sample number `sample` is asked with: a given seed counts up by one
+        per sample, so that seeded samples differ and each can be asked again."""
+        seed = self.params.seed
+        if sample == 0 or seed is None:
+            return self.params
+        # Past the largest seed a provider takes, count down instead: still one seed a sample.
+        seed = seed + sample if seed + sample <= SEED_MAX else seed - sample
+        return self.params.model_copy(update={"seed": seed})
 
 
 class ModelSpec(BaseModel):

@@ -104,6 +104,11 @@ Cursor = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-
 Count = Annotated[int, Field(ge=0, le=INT4_MAX)]
 """A non-negative count or offset within PostgreSQL's `integer`."""
 
+SAMPLES_MAX = 20
+
+SampleCount = Annotated[int, Field(ge=1, le=SAMPLES_MAX)]
+"""How many answers to ask for per prompt and contender (repeated samples)."""
+
 Seed = Annotated[int, Field(ge=SEED_MIN, le=SEED_MAX)]
 """A sampling seed: a 64-bit integer, signed or unsigned (a provider may take fewer bits)."""
 

@@ -5,6 +5,9 @@ from prometheus_client import Counter, Gauge, Histogram
 PAIRS_FINISHED = Counter(
     "llm_compare_pairs_finished_total", "Pairs written with a final status.", ["status"]
 )
+CACHE_HITS = Counter(
+    "llm_compare_cache_hits_total", "Pairs answered from the response cache, without a call."
+)
 PROVIDER_CALLS = Counter(
     "llm_compare_provider_calls_total", "Calls made to providers.", ["model", "outcome"]
 )

@@ -6,6 +6,8 @@ the limit P*M*L/concurrency. A benchmark, not a test: run it by hand.
 
     python -m bench.fanout                     # 1,000 x 3 at 50 ms, concurrency 64
     python -m bench.fanout --concurrency 200
+    python -m bench.fanout --repeat            # the same run twice at temperature 0: the
+                                               # second is answered from the response cache
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench python -m bench.fanout
 
 `--concurrency` is the total in flight across the M models (each gets ceil(C/M)).
@@ -21,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -63,12 +66,33 @@ def start_fake(latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("the fake provider did not start")
 
 
+def submit(
+    client: httpx.Client, pid: int, body: dict[str, Any]
+) -> tuple[dict[str, Any], float, float, float]:
+    """Submit one run and wait for it: the run, accept and wall seconds, the service's CPU."""
+    cpu_before = cpu_seconds(pid)
+    started = time.perf_counter()
+    accepted = client.post("/compare", json=body)
+    accepted.raise_for_status()
+    accept_s = time.perf_counter() - started
+    run: dict[str, Any] = client.get(
+        accepted.headers["location"], params={"wait": 600, "prompt_limit": 1}
+    ).json()
+    wall_s = time.perf_counter() - started
+    return run, accept_s, wall_s, cpu_seconds(pid) - cpu_before
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--prompts", type=int, default=1000)
     parser.add_argument("--models", type=int, default=3)
     parser.add_argument("--latency-ms", type=float, default=50)
     parser.add_argument("--concurrency", type=int, default=64, help="total in flight")
+    parser.add_argument(
+        "--repeat",
+        action="store_true",
+        help="submit the run twice at temperature 0: the second one reuses the first's answers",
+    )
     args = parser.parse_args()
 
     per_model = math.ceil(args.concurrency / args.models)
@@ -106,24 +130,20 @@ def main() -> None:
             env["DATABASE_URL"] = os.environ["DATABASE_URL"]
         service = ServiceProcess(env, Path(tmp) / "service.log")
         try:
-            service.start()
+            service.start(ready_timeout=180)  # a loaded machine starts slowly
             assert service.process is not None
+            params: dict[str, Any] = {"max_new_tokens": 16}
+            if args.repeat:
+                params["temperature"] = 0
             body = {
                 "prompts": [f"benchmark prompt {i}" for i in range(args.prompts)],
                 "models": names,
-                "params": {"max_new_tokens": 16},
+                "params": params,
             }
             with httpx.Client(base_url=service.url, timeout=600) as client:
-                cpu_before = cpu_seconds(service.process.pid)
-                started = time.perf_counter()
-                accepted = client.post("/compare", json=body)
-                accepted.raise_for_status()
-                accept_s = time.perf_counter() - started
-                run = client.get(
-                    accepted.headers["location"], params={"wait": 600, "prompt_limit": 1}
-                ).json()
-                wall_s = time.perf_counter() - started
-                cpu_s = cpu_seconds(service.process.pid) - cpu_before
+                run, accept_s, wall_s, cpu_s = submit(client, service.process.pid, body)
+                if args.repeat:
+                    again = submit(client, service.process.pid, body)
         finally:
             service.__exit__(None, None, None)
             fake.terminate()
@@ -142,6 +162,15 @@ def main() -> None:
     print(f"throughput       {pairs / wall_s:.0f} pairs/s")
     print(f"service CPU      {cpu_s * 1000 / pairs:.3f} ms per pair")
     print(f"persisted        {done}/{pairs} succeeded, run {run['status']}")
+    if args.repeat:
+        run2, accept2_s, wall2_s, cpu2_s = again
+        cached = run2["counts"]["cached"]
+        print(f"again: wall      {wall2_s:.3f} s ({wall2_s / wall_s:.2f}x the first run)")
+        print(f"again: accepted  {accept2_s:.3f} s")
+        print(f"again: CPU       {cpu2_s * 1000 / pairs:.3f} ms per pair")
+        print(f"again: cached    {cached}/{pairs}, run {run2['status']}")
+        if cached != pairs:
+            sys.exit(1)
     if done != pairs:
         sys.exit(1)
 

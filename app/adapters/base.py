@@ -88,6 +88,11 @@ class Adapter(ABC):
         tiktoken names them), or None when not known: token counts are then estimated."""
         return None
 
+    @classmethod
+    def endpoint(cls, spec: ModelSpec, settings: Settings) -> str | None:
+        """Where this model's calls go, for telling requests apart (the response cache)."""
+        return spec.base_url
+
     @abstractmethod
     def __init__(self, spec: ModelSpec, settings: Settings, concurrency: int) -> None: ...
 

@@ -57,6 +57,10 @@ class LaminiAdapter(KeyedAdapter):
     text_only = True
 
     @classmethod
+    def endpoint(cls, spec: ModelSpec, settings: Settings) -> str | None:
+        return (spec.base_url or settings.lamini_api_url).rstrip("/")
+
+    @classmethod
     def global_key(cls, settings: Settings) -> GlobalKey:
         """LAMINI_API_KEY, sent only to LAMINI_API_URL; a model with its own base_url must
         name its own key (Lamini's API always wants one)."""

@@ -113,6 +113,10 @@ class OpenAIAdapter(KeyedAdapter):
         return next((name for prefix, name in _ENCODINGS if upstream.startswith(prefix)), None)
 
     @classmethod
+    def endpoint(cls, spec: ModelSpec, settings: Settings) -> str | None:
+        return (spec.base_url or settings.openai_base_url).rstrip("/")
+
+    @classmethod
     def global_key(cls, settings: Settings) -> GlobalKey:
         """OPENAI_API_KEY, sent only to OPENAI_BASE_URL."""
         return GlobalKey(

@@ -84,6 +84,10 @@ class Catalogue:
         """The BPE encoding `spec`'s provider counts its tokens with, if known."""
         return _adapter(spec).encoding(spec.upstream)
 
+    def endpoint(self, spec: ModelSpec) -> str | None:
+        """Where the model's calls go: its own base_url or its provider's global one."""
+        return _adapter(spec).endpoint(spec, self._settings)
+
     def unavailable_reason(self, spec: ModelSpec) -> str | None:
         """None when the model can be called, else what is missing."""
         return _adapter(spec).unavailable_reason(spec, self._settings)

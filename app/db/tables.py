@@ -84,6 +84,10 @@ FLAGGED = "flags <> '{}'"
 array would not prove that a query implies it)."""
 
 
+CACHEABLE = "status = 'succeeded' AND cached_from IS NULL AND fingerprint IS NOT NULL"
+"""The predicate of ix_responses_cache: answers that may be reused."""
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -207,6 +211,13 @@ class ResponseRow(Base):
     # A budgeted run's pair: the most it can cost (its prompt's token bound and the contender's
     # max_new_tokens at its price), reserved while it is in flight. NULL in other runs.
     max_cost_usd: Mapped[float | None] = mapped_column(Float)
+    # Which of the pair's repeated samples this is (0 without samples): part of its identity.
+    sample: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The request's identity hashed (app/runs/fingerprint.py); NULL when sampling is not
+    # deterministic, so that the answer is never reused.
+    fingerprint: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # A reused answer: the response it was copied from, instead of calling the provider.
+    cached_from: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         ForeignKeyConstraint(
@@ -214,7 +225,7 @@ class ResponseRow(Base):
             ["prompts.run_id", "prompts.position"],
             ondelete="CASCADE",
         ),
-        UniqueConstraint("run_id", "prompt_position", "contender_index"),
+        UniqueConstraint("run_id", "prompt_position", "contender_index", "sample"),
         CheckConstraint(_one_of("status", RESPONSE_STATUSES), name="status"),
         CheckConstraint(
             f"finish_reason IS NULL OR {_one_of('finish_reason', FINISH_REASONS)}",
@@ -261,6 +272,9 @@ class ResponseRow(Base):
         # (by the unique index, it would read every answer of the run). Only queries that say
         # FLAGGED themselves can use it.
         Index("ix_responses_flagged", "run_id", "prompt_position", postgresql_where=text(FLAGGED)),
+        # The cache: for a fingerprint, the newest answer that was not itself copied. Only
+        # queries that say CACHEABLE themselves can use it.
+        Index("ix_responses_cache", "fingerprint", "id", postgresql_where=text(CACHEABLE)),
     )
 
 

@@ -126,7 +126,7 @@ class ModelCaller:
             model=spec.upstream,
             prompt=rendered.text,
             messages=list(rendered.messages) if rendered.messages is not None else None,
-            params=contender.params,
+            params=contender.sample_params(job.sample),
             attempt=1,
         )
         timeout = self._settings.request_timeout_s

@@ -7,19 +7,21 @@ whose process died return to the queue when their lease runs out.
 
 import asyncio
 import logging
+import math
 import time
 import uuid
-from collections import OrderedDict, defaultdict, deque
+from collections import Counter, OrderedDict, defaultdict, deque
 from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app import logs, metrics, tracing
 from app.adapters.registry import AdapterRegistry
 from app.catalogue.service import Catalogue
 from app.config import Settings
-from app.dispatch import queue
+from app.dispatch import cache, queue
+from app.dispatch.cache import Reused
 from app.dispatch.calls import ModelCaller
 from app.dispatch.news import RunNews
 from app.dispatch.notifications import notify_runs
@@ -74,6 +76,9 @@ class Dispatcher:
         self._stopping = False
         self._stop_began = 0.0
         self._beats: dict[str, float] = {}  # when each loop last went round, for readiness
+        # The share of each model's last claimed batch answered from the cache: those take no
+        # slot, so the next claim asks for as many more as it expects to answer so.
+        self._cached_share: dict[str, float] = defaultdict(float)
 
     async def start(self) -> None:
         self._writer.start()
@@ -171,6 +176,15 @@ class Dispatcher:
     def _worth_claiming(self, model: str) -> bool:
         return self._room(model) >= max(1, self._limit(model) // 2)
 
+    def _claim_size(self, model: str) -> int:
+        """How many pairs to claim: the room, more when the cache answered the last batch."""
+        batch = self._settings.claim_batch_size
+        calls_each = 1 - self._cached_share[model]  # calls to expect per claimed pair
+        room = self._room(model)
+        if calls_each * batch <= room:  # the whole batch brings no more calls than there is room
+            return batch
+        return math.ceil(room / calls_each)
+
     async def _claim_loop(self) -> None:
         # `_stopping` as well as the cancellation ends the loop: a cancellation can be lost
         # (Python 3.11's wait_for drops one that meets a finished wait), and `stop` waits here.
@@ -197,15 +211,19 @@ class Dispatcher:
         for model in list(self._maybe_queued):
             if not self._worth_claiming(model):
                 continue
-            wanted = min(self._room(model), self._settings.claim_batch_size)
+            wanted = self._claim_size(model)
             async with self._engine.begin() as connection:
                 jobs = await queue.claim(connection, model, wanted, self._settings.lease_s)
-            if len(jobs) < wanted:
+                claimed = len(jobs)
+                if jobs:
+                    runs = await self._runs_of(jobs, connection)
+                    jobs = await self._answer_from_cache(connection, jobs, runs)
+                    self._cached_share[model] = 1 - len(jobs) / claimed
+            if claimed < wanted:
                 self._maybe_queued.discard(model)
             else:
                 more = more or self._worth_claiming(model)
             if jobs:
-                runs = await self._runs_of(jobs)
                 for job in jobs:
                     run = runs.get(job.run_id)
                     if run is None:  # the run was deleted meanwhile; so are its rows
@@ -215,13 +233,44 @@ class Dispatcher:
                 self._start_ready(self._specs[model])
         return more
 
-    async def _runs_of(self, jobs: list[Job]) -> dict[uuid.UUID, _Run]:
+    async def _answer_from_cache(
+        self,
+        connection: AsyncConnection,
+        jobs: list[Job],
+        runs: dict[uuid.UUID, _Run],
+    ) -> list[Job]:
+        """Answer the claimed pairs whose request was answered before, in the claim's own
+        transaction (one statement for the batch); returns the others, which need a call.
+        The writer ends the runs that have nothing left, as for answers it writes itself."""
+        if not self._settings.cache:
+            return jobs
+        reusable = [
+            job
+            for job in jobs
+            if job.fingerprint is not None
+            and (run := runs.get(job.run_id)) is not None
+            and run.contenders[job.contender_index].cache
+        ]
+        if not reusable:
+            return jobs
+        try:
+            async with connection.begin_nested():
+                answered = await cache.answer_from_cache(connection, reusable)
+        except SQLAlchemyError:  # the pairs are still claimed: calling the provider answers them
+            log.exception("looking up %d pairs in the cache failed; calling instead", len(reusable))
+            return jobs
+        for run_id, pairs in Counter(run_id for _, run_id in answered).items():
+            self._writer.put(Reused(run_id, pairs))
+        metrics.CACHE_HITS.inc(len(answered))
+        done = {row_id for row_id, _ in answered}
+        return [job for job in jobs if job.id not in done]
+
+    async def _runs_of(self, jobs: list[Job], connection: AsyncConnection) -> dict[uuid.UUID, _Run]:
         """These jobs' runs, from the cache or the database."""
         wanted = {job.run_id for job in jobs}
         missing = wanted - self._runs.keys()
         if missing:
-            async with self._engine.connect() as connection:
-                found = await queue.contenders_of(connection, list(missing))
+            found = await queue.contenders_of(connection, list(missing))
             for run_id, (contenders, trace_parent) in found.items():
                 self._runs[run_id] = _Run(
                     [Contender.model_validate(c) for c in contenders], trace_parent

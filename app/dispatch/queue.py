@@ -62,6 +62,8 @@ class Job:
     rendered_prompt: str
     attempts: int  # calls made for this pair before this claim
     lease_token: uuid.UUID
+    sample: int = 0  # which of the pair's repeated samples
+    fingerprint: uuid.UUID | None = None  # its request's identity, when deterministic
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,15 +124,24 @@ async def claim(connection: AsyncConnection, model: str, limit: int, lease_s: fl
             # call cannot leave it uncounted (a pair claimed and never called counts one more).
             attempts=r.attempts + 1,
         )
-        .returning(r.id, r.run_id, r.contender_index, r.rendered_prompt, r.attempts, r.max_cost_usd)
+        .returning(
+            r.id,
+            r.run_id,
+            r.contender_index,
+            r.rendered_prompt,
+            r.attempts,
+            r.max_cost_usd,
+            r.sample,
+            r.fingerprint,
+        )
     )
     rows = list(claimed)
     if not rows:
         return []
     dropped = await _lock_runs(connection, rows, token)
     return [
-        Job(row_id, run_id, index, prompt, attempts - 1, token)
-        for row_id, run_id, index, prompt, attempts, _ in rows
+        Job(row_id, run_id, index, prompt, attempts - 1, token, sample, fingerprint)
+        for row_id, run_id, index, prompt, attempts, _, sample, fingerprint in rows
         if row_id not in dropped
     ]
 

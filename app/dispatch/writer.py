@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app import metrics, tracing
 from app.config import Settings
 from app.dispatch import queue
+from app.dispatch.cache import Reused
 from app.dispatch.news import RunNews
 from app.dispatch.notifications import notify_runs
 from app.dispatch.queue import CallMade, Outcome
@@ -31,7 +32,7 @@ class ResultWriter:
         self._engine = engine
         self._settings = settings
         self._news = news
-        self._items: asyncio.Queue[Outcome | CallMade | None] = asyncio.Queue()
+        self._items: asyncio.Queue[Outcome | CallMade | Reused | None] = asyncio.Queue()
         self._unwritten: Counter[uuid.UUID] = Counter()
         self._writing_since: float | None = None  # when the batch being written arrived
 
@@ -42,7 +43,7 @@ class ResultWriter:
         """A pair was claimed under `lease_token`; its outcome will come here."""
         self._unwritten[lease_token] += 1
 
-    def put(self, item: Outcome | CallMade) -> None:
+    def put(self, item: Outcome | CallMade | Reused) -> None:
         self._items.put_nowait(item)
 
     def held_leases(self) -> list[uuid.UUID]:
@@ -81,10 +82,11 @@ class ResultWriter:
             if stop:
                 return
 
-    async def _flush(self, batch: list[Outcome | CallMade]) -> None:
+    async def _flush(self, batch: list[Outcome | CallMade | Reused]) -> None:
         outcomes = [item for item in batch if isinstance(item, Outcome)]
         calls = [item for item in batch if isinstance(item, CallMade)]
-        touched = list({o.run_id for o in outcomes})
+        reused = [item for item in batch if isinstance(item, Reused)]
+        touched = list({o.run_id for o in outcomes} | {r.run_id for r in reused})
         while True:
             try:
                 with tracing.span(
@@ -105,5 +107,7 @@ class ResultWriter:
             if self._unwritten[outcome.lease_token] <= 0:
                 del self._unwritten[outcome.lease_token]
             metrics.PAIRS_FINISHED.labels(outcome.status).inc()
+        if reused:
+            metrics.PAIRS_FINISHED.labels("succeeded").inc(sum(r.pairs for r in reused))
         self._news.progressed(touched)
         self._news.finished(ended)

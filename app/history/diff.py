@@ -7,6 +7,7 @@ of prompts at a time; only the page's rows are kept.
 """
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -108,6 +109,7 @@ def answer_diff(label_a: str, label_b: str, x: ResponseRow, y: ResponseRow) -> A
     return AnswerDiff(
         label_a=label_a,
         label_b=label_b,
+        sample=x.sample,
         same=(x.status == y.status and x.output == y.output) if complete else None,
         similarity=similarity(x.output or "", y.output or "") if answered else None,
         flags_gained=[f for f in fb if f not in fa] if diagnosed else [],
@@ -146,12 +148,14 @@ def _compare_batch(
     for pa, pb in pairs:
         answers: list[AnswerDiff] = []
         for (i, j, label_a, label_b), tally in zip(labels, tallies, strict=True):
-            x, y = answers_a.get((pa, i)), answers_b.get((pb, j))
-            if x is None or y is None:
-                continue
-            answer = answer_diff(label_a, label_b, x, y)
-            tally.add(x, y, answer)
-            answers.append(answer)
+            # Sample k of one run with sample k of the other, while both runs have it.
+            for sample in itertools.count():
+                x, y = answers_a.get((pa, i, sample)), answers_b.get((pb, j, sample))
+                if x is None or y is None:
+                    break
+                answer = answer_diff(label_a, label_b, x, y)
+                tally.add(x, y, answer)
+                answers.append(answer)
         rows.append((pa, pb, answers))
     return rows
 
@@ -166,10 +170,14 @@ def _kept(answers: Sequence[AnswerDiff], query: DiffQuery) -> bool:
 
 
 async def _answers(
-    session: AsyncSession, run_id: uuid.UUID, positions: Sequence[int], contenders: int
+    session: AsyncSession, run_id: uuid.UUID, positions: Sequence[int], per_prompt: int
 ) -> dict[AnswerKey, ResponseRow]:
-    rows = await runs_repo.responses_at(session, run_id, positions, contenders)
-    return {(r.prompt_position, r.contender_index): r for r in rows}
+    rows = await runs_repo.responses_at(session, run_id, positions, per_prompt)
+    return {(r.prompt_position, r.contender_index, r.sample): r for r in rows}
+
+
+def _per_prompt(contenders: Sequence[Contender]) -> int:
+    return sum(c.samples for c in contenders)
 
 
 def _contenders(run: RunRow) -> list[Contender]:
@@ -194,8 +202,8 @@ async def diff(
     next_offset: int | None = None
     for k in range(0, len(prompts.pairs), ANSWER_BATCH):
         batch = prompts.pairs[k : k + ANSWER_BATCH]
-        answers_a = await _answers(session, a_id, [pa for pa, _ in batch], len(ca))
-        answers_b = await _answers(session, b_id, [pb for _, pb in batch], len(cb))
+        answers_a = await _answers(session, a_id, [pa for pa, _ in batch], _per_prompt(ca))
+        answers_b = await _answers(session, b_id, [pb for _, pb in batch], _per_prompt(cb))
         # Similarities take CPU in proportion to the answers' lengths: not on the event loop.
         rows = await asyncio.to_thread(_compare_batch, batch, answers_a, answers_b, labels, tallies)
         for row in rows:

@@ -4,47 +4,21 @@ Pure functions over plain values; the caller pairs the answers (same prompt, sam
 and reads them from the database.
 """
 
-import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from rapidfuzz.distance import LCSseq, Postfix, Prefix
 from scipy.stats import binomtest
 
+# Similarity and sample agreement live below every package (the runs' contender summary uses
+# them too); the diff takes them from here as well.
+from app.similarity import EXACT_SIMILARITY_CHARS as EXACT_SIMILARITY_CHARS
+from app.similarity import SampleAgreement as SampleAgreement
+from app.similarity import sample_agreement as sample_agreement
+from app.similarity import similarity as similarity
+
 SIGNIFICANCE = 0.05
-# Exact similarity is quadratic in the differing stretch of two answers; past this many
-# characters a side it is bounded from below block by block instead, so cost stays linear.
-EXACT_SIMILARITY_CHARS = 10_000
-
-
-def similarity(a: str, b: str) -> float:
-    """Normalized Indel similarity, 2·LCS / (len a + len b): 1 for equal texts, else below 1.
-
-    Indel (rapidfuzz's `fuzz.ratio` / 100) counts the characters the two answers share in
-    order, so a reworded sentence costs a little and a truncated answer costs what it lost;
-    partial or token-sorted ratios would call an answer cut in half identical to the whole.
-    Exact whenever the stretch between the common prefix and suffix is at most
-    EXACT_SIMILARITY_CHARS on each side; beyond that, a lower bound from aligned blocks.
-    """
-    if a == b:
-        return 1.0
-    prefix = Prefix.similarity(a, b)
-    a_rest, b_rest = a[prefix:], b[prefix:]
-    suffix = Postfix.similarity(a_rest, b_rest)
-    a_mid, b_mid = a_rest[: len(a_rest) - suffix], b_rest[: len(b_rest) - suffix]
-    common = prefix + suffix + _common_subsequence(a_mid, b_mid)
-    return 2 * common / (len(a) + len(b))
-
-
-def _common_subsequence(a: str, b: str) -> int:
-    """LCS length, exact up to the bound; past it, summed over aligned blocks (a lower bound)."""
-    size = EXACT_SIMILARITY_CHARS
-    if max(len(a), len(b)) <= size:
-        return int(LCSseq.similarity(a, b))
-    blocks = range(0, min(len(a), len(b)), size)
-    return sum(int(LCSseq.similarity(a[k : k + size], b[k : k + size])) for k in blocks)
 
 
 def mcnemar_exact(b: int, c: int) -> float:
@@ -136,26 +110,6 @@ def paired_change(before: Sequence[float | None], after: Sequence[float | None])
         p95_delta=delta(a.p95, b.p95),
         mean_delta=math.fsum(both) / len(both) if both else None,
         pairs=len(both),
-    )
-
-
-@dataclass(frozen=True)
-class SampleAgreement:
-    """How alike a contender's repeated samples of one prompt are, over all pairs of them."""
-
-    share_identical: float | None  # None with fewer than two samples
-    mean_similarity: float | None
-    pairs: int
-
-
-def sample_agreement(outputs: Sequence[str]) -> SampleAgreement:
-    pairs = list(itertools.combinations(outputs, 2))
-    if not pairs:
-        return SampleAgreement(share_identical=None, mean_similarity=None, pairs=0)
-    identical = sum(x == y for x, y in pairs)
-    mean = math.fsum(similarity(x, y) for x, y in pairs) / len(pairs)
-    return SampleAgreement(
-        share_identical=identical / len(pairs), mean_similarity=mean, pairs=len(pairs)
     )
 
 

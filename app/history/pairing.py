@@ -1,8 +1,8 @@
 """Which answers of two runs are compared: prompts paired by key (by text where a prompt has
 no key), contenders by label or by the caller's map. Pure: the caller reads the runs.
 
-An answer is paired by (prompt, contender): `AnswerKey`. Repeated samples, once stored, add
-their index to it on both sides.
+An answer is paired by (prompt, contender, sample): `AnswerKey`; sample k of one run with
+sample k of the other.
 """
 
 from collections import defaultdict, deque
@@ -16,8 +16,8 @@ MAP_FIELD = "map"
 PromptIdentity = tuple[str, str]
 """("key", the key) or ("text", a digest of the text): what pairs two prompts."""
 
-AnswerKey = tuple[int, int]
-"""(prompt position, contender index) of one answer within its run."""
+AnswerKey = tuple[int, int, int]
+"""(prompt position, contender index, sample) of one answer within its run."""
 
 
 def prompt_identity(key: str | None, text_digest: str) -> PromptIdentity:

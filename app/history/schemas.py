@@ -68,6 +68,11 @@ class ContenderDiff(BaseModel):
 class AnswerDiff(BaseModel):
     label_a: str
     label_b: str
+    sample: int = Field(
+        default=0,
+        description="Which repeated sample (0 without samples): sample k of `a` "
+        "is paired with sample k of `b` while both runs have it.",
+    )
     same: bool | None = Field(
         description="Same status and identical output (two failures count as the same); "
         "null while either answer is queued, running or cancelled."

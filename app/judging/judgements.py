@@ -78,7 +78,8 @@ class Answer:
 async def succeeded_answers(
     connection: AsyncConnection, run_id: uuid.UUID, first: int, stop: int
 ) -> list[Answer]:
-    """The run's succeeded answers to prompts `first` to `stop - 1`, in prompt order."""
+    """The run's succeeded answers to prompts `first` to `stop - 1`, in prompt order: each
+    contender's first sample (judging compares contenders, not one's samples)."""
     rows = await connection.execute(
         select(r.id, r.prompt_position, r.contender_index, func.coalesce(r.output, ""))
         .where(
@@ -86,6 +87,7 @@ async def succeeded_answers(
             r.prompt_position >= first,
             r.prompt_position < stop,
             status_in(r.status, "succeeded"),
+            r.sample == 0,
         )
         .order_by(r.prompt_position, r.contender_index)
     )

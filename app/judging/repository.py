@@ -126,7 +126,8 @@ _insert_slots = text(
 
 async def fill_slots(connection: AsyncConnection, run_id: uuid.UUID, first: int, stop: int) -> int:
     """Make the slots missing for prompts `first` to `stop - 1`: each two succeeded answers to
-    one of them. The answers are read in one range query on one table and paired here: a
+    one of them, by two contenders' first samples (a battle compares contenders, not one's
+    samples). The answers are read in one range query on one table and paired here: a
     self-join, planned without statistics, re-read the range for every answer."""
     r = responses.c
     answers = await connection.execute(
@@ -136,6 +137,7 @@ async def fill_slots(connection: AsyncConnection, run_id: uuid.UUID, first: int,
             r.prompt_position >= first,
             r.prompt_position < stop,
             status_in(r.status, "succeeded"),
+            r.sample == 0,
         )
         .order_by(r.prompt_position, r.contender_index)
     )

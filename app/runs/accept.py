@@ -19,6 +19,7 @@ from app.domain import Contender, GenerationParams
 from app.errors import InvalidFieldError
 from app.runs import repository as runs_repo
 from app.runs.costs import ContenderCosts, check_budget, contender_costs, total_max_cost
+from app.runs.fingerprint import Fingerprints
 from app.runs.schemas import CompareRequest, ContenderIn, DryRun, DryRunContender, PromptIn
 from app.runs.spending import enforce_monthly_budget
 from app.state import ServiceState
@@ -50,7 +51,7 @@ def _prompt_field(request: CompareRequest, i: int) -> str:
 
 
 def _contender(
-    i: int, given: str | ContenderIn, run_params: GenerationParams | None, catalogue: Catalogue
+    i: int, given: str | ContenderIn, request: CompareRequest, catalogue: Catalogue
 ) -> Contender:
     wanted = ContenderIn(model=given) if isinstance(given, str) else given
     where = f"models[{i}]" if isinstance(given, str) else f"models[{i}].model"
@@ -67,9 +68,15 @@ def _contender(
     label = wanted.label or (
         spec.name if template == spec.template else f"{spec.name} [{template}]"
     )
-    params = spec.params.merged(run_params).merged(wanted.params)
+    params = spec.params.merged(request.params).merged(wanted.params)
     return Contender(
-        label=label, model=spec.name, template=template, params=params, price=spec.price
+        label=label,
+        model=spec.name,
+        template=template,
+        params=params,
+        cache=request.cache if wanted.cache is None else wanted.cache,
+        samples=wanted.samples or request.samples,
+        price=spec.price,
     )
 
 
@@ -90,7 +97,7 @@ def resolve_contenders(
                 f"template has {len(template)} characters; at most {settings.max_template_chars}",
                 field=f"models[{i}].template",
             )
-        contender = _contender(i, given, request.params, catalogue)
+        contender = _contender(i, given, request, catalogue)
         if any(c.label == contender.label for c in contenders):
             raise InvalidFieldError(
                 f"label {contender.label!r} is used twice; give this contender its own `label`",
@@ -121,11 +128,15 @@ def _check_rendered_sizes(
                 f"at most {settings.max_prompt_chars}",
                 field=_prompt_field(request, i),
             )
-        run_chars += size.fixed * len(prompts) + size.uses * total_prompt_chars
+        run_chars += (size.fixed * len(prompts) + size.uses * total_prompt_chars) * (
+            contender.samples
+        )
     if run_chars > settings.max_run_chars:
+        samples = sum(c.samples for c in contenders)
         raise InvalidFieldError(
             f"the run's rendered prompts would add up to {run_chars} characters "
-            f"({len(prompts)} prompts x {len(contenders)} contenders); at most "
+            f"({len(prompts)} prompts x {len(contenders)} contenders"
+            f"{f', {samples} samples in all' if samples > len(contenders) else ''}); at most "
             f"{settings.max_run_chars} per run (split the batch into several runs)",
             field="prompts",
         )
@@ -210,7 +221,7 @@ def dry_run(request: CompareRequest, catalogue: Catalogue, settings: Settings) -
     if request.budget_usd is not None:
         check_budget(request.budget_usd, costs)
     return DryRun(
-        pairs=len(prompts) * len(contenders),
+        pairs=len(prompts) * sum(c.samples for c in contenders),
         prompt_count=len(prompts),
         contenders=[
             DryRunContender(
@@ -270,19 +281,39 @@ async def store_run(
         {"run_id": run.id, "position": i, "key": p.key, "text": p.text}
         for i, p in enumerate(prompts)
     ]
-    response_rows: list[dict[str, Any]] = [
-        {
-            "run_id": run.id,
-            "prompt_position": i,
-            "contender_index": j,
-            "model": c.model,
-            "status": "queued",
-            "rendered_prompt": rendered[j][i].stored,
-            "max_cost_usd": None if max_costs is None else max_costs[j][i],
-        }
-        for i in range(len(prompts))
-        for j, c in enumerate(contenders)
-    ]
+    response_rows = _pairs(run.id, contenders, rendered, max_costs, catalogue)
     await runs_repo.insert_run(session, run, prompt_rows, response_rows)
     await notify_work(session)
     return run
+
+
+def _pairs(
+    run_id: uuid.UUID,
+    contenders: list[Contender],
+    rendered: list[list[RenderedPrompt]],
+    max_costs: list[list[float | None]] | None,
+    catalogue: Catalogue,
+) -> list[dict[str, Any]]:
+    """One queued response row per prompt, contender and sample, in that order (the
+    dispatcher claims the oldest first), each with its fingerprint and, in a budgeted run,
+    the most it can cost."""
+    fingerprints = [[Fingerprints(catalogue, c, k) for k in range(c.samples)] for c in contenders]
+    rows: list[dict[str, Any]] = []
+    for i in range(len(rendered[0])):
+        for j, c in enumerate(contenders):
+            stored = rendered[j][i].stored
+            rows.extend(
+                {
+                    "run_id": run_id,
+                    "prompt_position": i,
+                    "contender_index": j,
+                    "sample": k,
+                    "model": c.model,
+                    "status": "queued",
+                    "rendered_prompt": stored,
+                    "fingerprint": fingerprint.of(stored),
+                    "max_cost_usd": None if max_costs is None else max_costs[j][i],
+                }
+                for k, fingerprint in enumerate(fingerprints[j])
+            )
+    return rows

@@ -11,8 +11,9 @@ from app.tokens import Tokenizer
 
 @dataclass(frozen=True)
 class ContenderCosts:
-    """One contender's prompts: their tokens, and the most each pair can cost (None:
-    unknown, for a model without a price or a contender without `max_new_tokens`)."""
+    """One contender's prompts: their tokens (all its samples'), and the most each of a
+    prompt's pairs can cost (None: unknown, for a model without a price or a contender
+    without `max_new_tokens`); a prompt has a pair per sample."""
 
     contender: Contender
     tokenizer: str
@@ -23,7 +24,7 @@ class ContenderCosts:
     def max_cost(self) -> float | None:
         if any(cost is None for cost in self.pair_max_costs):
             return None
-        return sum(cost for cost in self.pair_max_costs if cost is not None)
+        return self.contender.samples * sum(c for c in self.pair_max_costs if c is not None)
 
 
 def contender_costs(
@@ -33,7 +34,7 @@ def contender_costs(
     return ContenderCosts(
         contender=contender,
         tokenizer=tokenizer.name,
-        prompt_tokens=sum(tokenizer.count(p) for p in prompts),
+        prompt_tokens=contender.samples * sum(tokenizer.count(p) for p in prompts),
         pair_max_costs=[
             None if price is None else price.cost(tokenizer.bound(p), most) for p in prompts
         ],

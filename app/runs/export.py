@@ -39,6 +39,8 @@ COLUMNS = (
     "prompt_overlap",
     "words",
     "cost_usd",
+    "sample",
+    "cached_from",
 )
 FLAGS_SEPARATOR = ";"  # between a pair's flags in CSV
 _BATCH = 1000  # pairs per page, at most
@@ -47,7 +49,8 @@ AnyRow = Row[*tuple[Any, ...]]
 
 def page_bounds(run: RunRow) -> list[tuple[int, int]]:
     """(first, stop) positions of each page: whole prompts, up to _BATCH pairs a page."""
-    step = max(1, _BATCH // len(run.contenders))
+    pairs_per_prompt = sum(c.get("samples", 1) for c in run.contenders)
+    step = max(1, _BATCH // pairs_per_prompt)
     return [(first, first + step) for first in range(0, run.prompt_count, step)]
 
 
@@ -99,6 +102,8 @@ def _record(
         "prompt_overlap": row.prompt_overlap,
         "words": row.words,
         "cost_usd": row.cost_usd,
+        "sample": row.sample,
+        "cached_from": row.cached_from,
     }
 
 

@@ -173,7 +173,12 @@ def _pairs_of_run(run_id: Any, *columns: Any) -> Select[Any]:
     return (
         select(*columns)
         .where(ResponseRow.run_id == run_id)
-        .order_by(ResponseRow.run_id, ResponseRow.prompt_position, ResponseRow.contender_index)
+        .order_by(
+            ResponseRow.run_id,
+            ResponseRow.prompt_position,
+            ResponseRow.contender_index,
+            ResponseRow.sample,
+        )
         .limit(select(literal(2**63 - 1, BigInteger)).scalar_subquery())
     )
 
@@ -187,15 +192,24 @@ async def status_counts(
     wanted = select(
         func.unnest(literal(list(run_ids), ARRAY(UUID(as_uuid=True)))).label("run_id")
     ).subquery("wanted")
-    pairs = _pairs_of_run(wanted.c.run_id, ResponseRow.status).lateral("pairs")
+    pairs = _pairs_of_run(wanted.c.run_id, ResponseRow.status, ResponseRow.cached_from).lateral(
+        "pairs"
+    )
     rows = await session.execute(
-        select(wanted.c.run_id, pairs.c.status, func.count())
+        select(
+            wanted.c.run_id,
+            pairs.c.status,
+            func.count(),
+            func.count(pairs.c.cached_from),
+        )
         .select_from(wanted.join(pairs, true()))
         .group_by(wanted.c.run_id, pairs.c.status)
     )
     counts: dict[uuid.UUID, dict[str, int]] = {run_id: {} for run_id in run_ids}
-    for run_id, status, n in rows:
+    for run_id, status, n, cached in rows:
         counts[run_id][status] = n
+        if cached:
+            counts[run_id]["cached"] = counts[run_id].get("cached", 0) + cached
     return counts
 
 
@@ -311,6 +325,7 @@ async def contender_stats(session: AsyncSession, run_id: uuid.UUID) -> Sequence[
         r.diagnostics_version,
         r.flags,
         r.cost_usd,
+        r.cached_from,
     ).subquery("pairs")
     done = pairs.c.status == "succeeded"
     query = select(
@@ -326,9 +341,23 @@ async def contender_stats(session: AsyncSession, run_id: uuid.UUID) -> Sequence[
         func.sum(pairs.c.cost_usd).label("cost_usd"),
         # Answers whose cost is unknown (no token counts): the contender's total is too.
         func.count().filter(done, pairs.c.cost_usd.is_(None)).label("uncosted"),
+        func.count(pairs.c.cached_from).label("cached"),
         *(func.count().filter(literal(flag) == any_(pairs.c.flags)).label(flag) for flag in FLAGS),
     ).group_by(pairs.c.contender_index, pairs.c.status)
     return (await session.execute(query)).all()
+
+
+async def sample_outputs(
+    session: AsyncSession, run_id: uuid.UUID, contenders: Sequence[int]
+) -> Sequence[Row[Any]]:
+    """The answers of these contenders (those with repeated samples), in pair order: their
+    `contender_index`, `prompt_position` and `output`."""
+    r = ResponseRow
+    query = _pairs_of_run(run_id, r.contender_index, r.prompt_position, r.output).where(
+        r.status == "succeeded", _one_of(r.contender_index, contenders)
+    )
+    rows: Sequence[Row[Any]] = (await session.execute(query)).all()
+    return rows
 
 
 # Changing a run
@@ -461,7 +490,9 @@ _answers = select(
     ResponseRow.prompt_overlap,
     ResponseRow.words,
     ResponseRow.cost_usd,
-).order_by(ResponseRow.prompt_position, ResponseRow.contender_index)
+    ResponseRow.sample,
+    ResponseRow.cached_from,
+).order_by(ResponseRow.prompt_position, ResponseRow.contender_index, ResponseRow.sample)
 
 
 def export_page_queries(

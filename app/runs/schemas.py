@@ -15,7 +15,7 @@ from app.domain import (
     ResponseStatus,
     RunStatus,
 )
-from app.fields import Name, NonBlankText, ShortText, StorableText
+from app.fields import Name, NonBlankText, SampleCount, ShortText, StorableText
 from app.runs.examples import CLASSIC_EXAMPLE
 
 
@@ -38,6 +38,14 @@ class ContenderIn(BaseModel):
         "Default: the model's own.",
     )
     params: GenerationParams | None = None
+    cache: bool | None = Field(
+        default=None,
+        description="`false`: always call the provider for this contender. Default: the run's.",
+    )
+    samples: SampleCount | None = Field(
+        default=None,
+        description="Answers per prompt for this contender (1-20). Default: the run's.",
+    )
 
 
 def _prompt_form(value: Any) -> str:
@@ -91,6 +99,17 @@ class CompareRequest(BaseModel):
     params: GenerationParams | None = Field(
         default=None, description="Defaults for every contender; a contender's own win."
     )
+    cache: bool = Field(
+        default=True,
+        description="Reuse a stored answer to an identical request when sampling is "
+        "deterministic (temperature 0, or a seed) instead of calling the provider; `false` "
+        "calls it every time. A contender's own `cache` wins.",
+    )
+    samples: SampleCount = Field(
+        default=1,
+        description="Answers per prompt and contender (1-20), to see how much a model's "
+        "answers vary; a given seed counts up by one per sample. A contender's own wins.",
+    )
     name: Name | None = None
     tags: dict[Name, ShortText] = Field(
         default_factory=dict, max_length=32, json_schema_extra=_key_pattern_in_property_names
@@ -137,6 +156,11 @@ class StatusCounts(BaseModel):
     failed: int = 0
     cancelled: int = 0
     total: int = 0
+    cached: int = Field(
+        default=0,
+        description="Of the succeeded: answers reused from an identical earlier request "
+        "instead of calling the provider.",
+    )
 
 
 _COST = (
@@ -172,6 +196,9 @@ class RunSummary(BaseModel):
 class ResponseOut(BaseModel):
     id: int = Field(description="The pair's id, unique across runs.")
     label: str
+    sample: int = Field(
+        default=0, description="Which of the contender's repeated samples (0 without samples)."
+    )
     model: str
     template: str
     rendered_prompt: str
@@ -205,13 +232,39 @@ class ResponseOut(BaseModel):
         default=None,
         description="USD, from the token counts at the contender's price; null when unknown.",
     )
+    cached: bool = Field(
+        default=False,
+        description="The answer was reused from an identical earlier request (`cached_from`); "
+        "the provider was not called.",
+    )
+    cached_from: int | None = Field(
+        default=None, description="The id of the response this answer was copied from."
+    )
 
 
 class PromptOut(BaseModel):
     index: int
     key: str | None
     text: str
-    responses: dict[str, ResponseOut] = Field(description="Keyed by contender label.")
+    responses: dict[str, ResponseOut] = Field(
+        description="Keyed by contender label; a contender's first sample (`sample` 0)."
+    )
+    samples: dict[str, list[ResponseOut]] = Field(
+        default_factory=dict,
+        description="For each contender with more than one sample (`samples`), every "
+        "sample's answer in order, the first included. Empty for runs without samples.",
+    )
+
+
+class SampleAgreementOut(BaseModel):
+    """How alike a contender's repeated samples of each prompt are, over every pair of
+    samples of a prompt (pooled over the prompts)."""
+
+    share_identical: float | None = Field(description="0-1: pairs of samples that are equal.")
+    mean_similarity: float | None = Field(
+        description="0-1: the mean string similarity (normalized Indel) of the pairs."
+    )
+    pairs: int = Field(description="Pairs of succeeded samples compared.")
 
 
 class ContenderStats(Contender):
@@ -228,6 +281,11 @@ class ContenderStats(Contender):
     diagnosed: int = Field(
         description="Answers with diagnostics: all succeeded ones, unless some were stored "
         "before diagnostics existed (`llm-compare diagnose` computes theirs)."
+    )
+    sample_agreement: SampleAgreementOut | None = Field(
+        default=None,
+        description="With `samples` above 1: how often its samples of a prompt agree. Null "
+        "for a contender with one sample.",
     )
 
 

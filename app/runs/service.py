@@ -6,13 +6,14 @@ import binascii
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db.engine import in_transaction
-from app.db.tables import PromptRow, RunRow
+from app.db.tables import PromptRow, ResponseRow, RunRow
 from app.diagnostics import FLAGS
 from app.domain import FINISHED_STATUSES, Contender, GenerationParams
 from app.errors import ConflictError, InvalidFieldError, NotFoundError
@@ -25,17 +26,21 @@ from app.runs.schemas import (
     RunDetail,
     RunPage,
     RunSummary,
+    SampleAgreementOut,
     StatusCounts,
 )
+from app.similarity import pooled_agreement
 from app.state import ServiceState
 
 _STORED_RESPONSE_FIELDS = tuple(
-    f for f in ResponseOut.model_fields if f not in ("label", "template")
+    f for f in ResponseOut.model_fields if f not in ("label", "template", "cached")
 )
 
 
 def _counts(by_status: dict[str, int]) -> StatusCounts:
-    return StatusCounts(**by_status, total=sum(by_status.values()))
+    """`by_status` may also say how many were `cached`: those are among the succeeded."""
+    total = sum(n for status, n in by_status.items() if status != "cached")
+    return StatusCounts(**by_status, total=total)
 
 
 def summary(run: RunRow, by_status: dict[str, int]) -> RunSummary:
@@ -137,6 +142,8 @@ async def _contender_stats(
     for row in await runs_repo.contender_stats(session, run.id):
         i = row.contender
         by_status[i][row.status] = row.n
+        if row.cached:
+            by_status[i]["cached"] = by_status[i].get("cached", 0) + row.cached
         if row.status == "succeeded":
             p50[i], p95[i] = row.p50, row.p95
         truncated[i] += row.truncated
@@ -149,9 +156,11 @@ async def _contender_stats(
             if value is not None:
                 tokens[i][k] += value
                 seen_tokens[i][k] = True
+    agreement = await _sample_agreement(session, run, contenders)
     return [
         ContenderStats(
             **c.model_dump(),
+            sample_agreement=agreement.get(i),
             counts=_counts(by_status[i]),
             latency_ms_p50=p50.get(i),
             latency_ms_p95=p95.get(i),
@@ -164,6 +173,22 @@ async def _contender_stats(
         )
         for i, c in enumerate(contenders)
     ]
+
+
+async def _sample_agreement(
+    session: AsyncSession, run: RunRow, contenders: list[Contender]
+) -> dict[int, SampleAgreementOut]:
+    """Per contender with repeated samples, how alike its samples of each prompt are."""
+    sampled = [i for i, c in enumerate(contenders) if c.samples > 1]
+    if not sampled:
+        return {}
+    outputs: dict[int, dict[int, list[str]]] = {i: defaultdict(list) for i in sampled}
+    for row in await runs_repo.sample_outputs(session, run.id, sampled):
+        outputs[row.contender_index][row.prompt_position].append(row.output or "")
+    return {
+        i: SampleAgreementOut(**asdict(pooled_agreement(by_prompt.values())))
+        for i, by_prompt in outputs.items()
+    }
 
 
 async def get_detail(
@@ -179,20 +204,15 @@ async def get_detail(
     contenders = [Contender.model_validate(c) for c in run.contenders]
     stats = await _contender_stats(session, run, contenders)
     prompts, more = await _prompts_page(session, run, prompt_offset, prompt_limit, flags)
-    answers: dict[int, dict[str, ResponseOut]] = defaultdict(dict)
     positions = [p.position for p in prompts]
     if flags:
-        rows = await runs_repo.responses_at(session, run.id, positions, len(contenders))
+        per_prompt = sum(c.samples for c in contenders)
+        rows = await runs_repo.responses_at(session, run.id, positions, per_prompt)
     elif prompts:
         rows = await runs_repo.responses_for_prompts(session, run.id, positions[0], positions[-1])
     else:
         rows = []
-    for row in rows:
-        contender = contenders[row.contender_index]
-        stored = {name: getattr(row, name) for name in _STORED_RESPONSE_FIELDS}
-        answers[row.prompt_position][contender.label] = ResponseOut(
-            label=contender.label, template=contender.template, **stored
-        )
+    answers = _answers_by_prompt(rows, contenders)
     counts: dict[str, int] = defaultdict(int)
     for s in stats:
         for status, n in s.counts.model_dump(exclude={"total"}).items():
@@ -210,14 +230,38 @@ async def get_detail(
                 key=p.key,
                 text=p.text,
                 responses={
-                    label: answers[p.position][label]
+                    label: found[0]
                     for label in labels
-                    if label in answers[p.position]
+                    if (found := answers[p.position].get(label)) and found[0].sample == 0
+                },
+                samples={
+                    c.label: answers[p.position].get(c.label, [])
+                    for c in contenders
+                    if c.samples > 1
                 },
             )
             for p in prompts
         ],
     )
+
+
+def _answers_by_prompt(
+    rows: Sequence[ResponseRow], contenders: list[Contender]
+) -> dict[int, dict[str, list[ResponseOut]]]:
+    """Per prompt position and contender label, its answers in sample order."""
+    answers: dict[int, dict[str, list[ResponseOut]]] = defaultdict(lambda: defaultdict(list))
+    for row in sorted(rows, key=lambda row: row.sample):
+        contender = contenders[row.contender_index]
+        stored = {name: getattr(row, name) for name in _STORED_RESPONSE_FIELDS}
+        answers[row.prompt_position][contender.label].append(
+            ResponseOut(
+                label=contender.label,
+                template=contender.template,
+                cached=row.cached_from is not None,
+                **stored,
+            )
+        )
+    return answers
 
 
 async def _prompts_page(

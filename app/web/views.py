@@ -19,9 +19,10 @@ def flags_of(response: Any) -> list[str]:
 @dataclass(frozen=True)
 class PromptRow:
     prompt: PromptOut
-    answers: list[ResponseOut | None]  # one per contender, in the run's order
+    answers: list[ResponseOut | None]  # one per contender, in the run's order: its sample 0
     differs: bool
     flagged: bool
+    samples: list[list[ResponseOut]]  # per contender, every sample when it has more than one
 
 
 def answers_differ(answers: list[ResponseOut | None]) -> bool:
@@ -40,6 +41,7 @@ def prompt_rows(run: RunDetail) -> list[PromptRow]:
                 answers=answers,
                 differs=answers_differ(answers),
                 flagged=any(flags_of(a) for a in answers if a is not None),
+                samples=[prompt.samples.get(label, []) for label in labels],
             )
         )
     return rows

@@ -17,7 +17,7 @@ from sqlalchemy.sql import Executable
 
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.tables import RunRow
-from app.dispatch import budget, queue
+from app.dispatch import budget, cache, queue
 from app.history import repository as history_repo
 from app.runs import export, repository
 from app.runs import repository as runs_repo
@@ -31,6 +31,7 @@ BACKLOG_RUNS, BACKLOG_PROMPTS = 4, 25_000  # x 2 contenders: 200,000 queued pair
 EXPORT_PROMPTS = 50_000  # x 2 contenders: 100,000 answered pairs
 RUNNING = 100  # pairs in flight, all in the last backlog run
 CLAIM = 256
+RUNNING_TOKEN = uuid.UUID(int=0x70CE)  # the claim that holds them
 FLAGGED_EVERY = 100  # prompts, of which one has a flagged answer
 
 EXPORT_RUN = uuid.UUID(int=0xE0)
@@ -61,12 +62,18 @@ def _answered(run_id: uuid.UUID, prompts: int) -> str:
     """Answered pairs; one prompt in FLAGGED_EVERY has an answer flagged `truncated`."""
     return (
         "INSERT INTO responses (run_id, prompt_position, contender_index, model, status, "
-        "rendered_prompt, output, finish_reason, attempts, finished_at, flags) SELECT "
-        f"'{run_id}', p, c, 'm' || c, 'succeeded', 'prompt ' || p, 'answer ' || p, 'stop', 1, "
-        f"now(), CASE WHEN p % {FLAGGED_EVERY} = 0 AND c = 1 THEN '{{truncated}}'::text[] "
-        "ELSE '{}' END "
+        "rendered_prompt, output, finish_reason, attempts, finished_at, flags, fingerprint) "
+        f"SELECT '{run_id}', p, c, 'm' || c, 'succeeded', 'prompt ' || p, 'answer ' || p, "
+        f"'stop', 1, now(), CASE WHEN p % {FLAGGED_EVERY} = 0 AND c = 1 "
+        "THEN '{truncated}'::text[] ELSE '{}' END, "
+        f"{_fingerprint(run_id)} "
         f"FROM generate_series(0, {prompts - 1}) p, generate_series(0, 1) c ORDER BY p, c"
     )
+
+
+def _fingerprint(run_id: uuid.UUID) -> str:
+    """Each answered pair's fingerprint, as SQL over its prompt `p` and contender `c`."""
+    return f"md5('{run_id}' || ':' || p || ':' || c)::uuid"
 
 
 async def _fill(connection: asyncpg.Connection, statistics: str) -> None:
@@ -97,7 +104,7 @@ async def _fill(connection: asyncpg.Connection, statistics: str) -> None:
         " generate_series(0, 1) c ORDER BY g, p, c"
     )
     await connection.execute(
-        "UPDATE responses SET status = 'running', lease_token = gen_random_uuid(), "
+        f"UPDATE responses SET status = 'running', lease_token = '{RUNNING_TOKEN}', "
         "lease_expires_at = now() + interval '1 hour' WHERE run_id = $1 AND prompt_position < $2",
         BACKLOG[-1],
         RUNNING // 2,
@@ -187,6 +194,34 @@ async def test_an_export_page_reads_only_its_prompts_and_their_pairs(
             assert "prompt_position <" in bounds, node
 
 
+@pytest.mark.parametrize("mode", PLAN_MODES)
+async def test_a_claimed_batch_is_looked_up_in_the_cache_one_probe_a_pair(
+    lab: Lab, mode: PlanMode
+) -> None:
+    running = await lab.connection.fetch(
+        "SELECT id, run_id, prompt_position FROM responses WHERE status = 'running' ORDER BY id"
+    )
+    assert len(running) == RUNNING
+    # Half of them asked what an answered pair of the export run asked, half something new.
+    known = await lab.connection.fetch(
+        "SELECT fingerprint FROM responses WHERE run_id = $1 AND prompt_position >= 30000 "
+        f"ORDER BY prompt_position, contender_index LIMIT {RUNNING // 2}",
+        EXPORT_RUN,
+    )
+    fingerprints = [row["fingerprint"] for row in known]
+    fingerprints += [uuid.uuid4() for _ in range(RUNNING - len(fingerprints))]
+    jobs = [
+        queue.Job(row["id"], row["run_id"], 0, "prompt", 0, RUNNING_TOKEN, 0, fingerprint)
+        for row, fingerprint in zip(running, fingerprints, strict=True)
+    ]
+    sent = await _sent(lab.engine, lambda c: cache.answer_from_cache(c, jobs))
+    plan = await explain(lab.connection, only(sent, "UPDATE responses"), mode)
+    assert plan.root["Actual Rows"] == RUNNING // 2, plan
+    assert any(n.get("Index Name") == "ix_responses_cache" for n in plan.nodes()), plan
+    # A probe of the cache index a pair (its answer, or none), and the claimed row itself.
+    assert plan.rows_read("responses") <= 2 * RUNNING, plan
+
+
 async def _finish(connection: AsyncConnection, run_id: uuid.UUID) -> None:
     await queue.finish_runs(connection, [run_id])
 
@@ -257,6 +292,12 @@ CASES: dict[str, tuple[Callable[[AsyncConnection], Awaitable[object]], str, str,
     ),
     "a run's contenders are summed up": (
         lambda c: _reads(c, lambda s: runs_repo.contender_stats(s, ENDED_RUN)),
+        "FROM responses",
+        "responses",
+        20,
+    ),
+    "a run's samples are compared": (
+        lambda c: _reads(c, lambda s: runs_repo.sample_outputs(s, ENDED_RUN, [0, 1])),
         "FROM responses",
         "responses",
         20,

@@ -272,3 +272,17 @@ async def test_answers_still_to_come_are_shown_but_left_out_of_the_statistics(
     assert (echo["pairs"], echo["incomplete"]) == (len(LONG) - len(pending), len(pending))
     assert echo["changed"] == 0
     await client.post(f"/runs/{b}/cancel", json={})
+
+
+async def test_repeated_samples_are_paired_sample_by_sample(client: httpx.AsyncClient) -> None:
+    # Three samples in a, two in b: samples 0 and 1 are compared, a's third has no partner.
+    a = await _run(client, {"prompts": SHORT, "models": [{"model": "echo", "samples": 3}]})
+    b = await _run(client, {"prompts": SHORT, "models": [{"model": "echo", "samples": 2}]})
+    diff = await _diff(client, a, b)
+    (contender,) = diff["contenders"]
+    assert contender["pairs"] == 2 * len(SHORT)
+    assert contender["changed"] == 0
+    for row in diff["prompts"]:
+        answers = row["answers"]
+        assert [x["sample"] for x in answers] == [0, 1]
+        assert len({x["response_id_a"] for x in answers}) == 2

@@ -40,6 +40,7 @@ async def test_progress_events_then_one_end_event(
         "failed": 0,
         "cancelled": 0,
         "total": 10,
+        "cached": 0,
     }
 
 

@@ -89,13 +89,15 @@ async def test_export_has_each_pairs_id_and_diagnostics(client: httpx.AsyncClien
     run = await _finished_run(client)
     response = await client.get(f"/runs/{run['id']}/responses")
     records = [json.loads(line) for line in response.text.splitlines()]
-    assert list(COLUMNS)[-6:] == [
+    assert list(COLUMNS)[-8:] == [
         "id",
         "flags",
         "repetition",
         "prompt_overlap",
         "words",
         "cost_usd",
+        "sample",
+        "cached_from",
     ]
     assert len({r["id"] for r in records}) == 4
     dog, dog_inst = records[0], records[1]

@@ -103,5 +103,6 @@ async def test_summary_counts_follow_the_run(client: httpx.AsyncClient) -> None:
         "failed": 0,
         "cancelled": 0,
         "total": 1,
+        "cached": 0,
     }
     assert item["finished_at"] is not None

@@ -292,3 +292,17 @@ async def test_the_static_files_ship_with_the_package(client: httpx.AsyncClient)
         response = await client.get(f"/ui/static/{name}")
         assert response.status_code == 200
         assert kind in response.headers["content-type"]
+
+
+async def test_samples_and_cached_answers_are_shown(client: httpx.AsyncClient) -> None:
+    body = {"prompts": ["hello there"], "samples": 3, "params": {"temperature": 0}}
+    await _submit(client, **body)
+    run = await _submit(client, **body)
+    assert run["counts"]["cached"] == 3
+    page = await _page(client, f"/ui/runs/{run['id']}")
+    row = _row(page, "prompt-0")
+    assert "All 3 samples" in row
+    assert [int(n) for n in re.findall(r"Sample (\d)", row)] == [0, 1, 2]
+    assert 'class="badge cached"' in row
+    assert "3 reused, not asked again" in page
+    assert "100% identical, similarity 1.00 (3 a prompt)" in page
