@@ -31,7 +31,7 @@ def serve(
     DATABASE_URL, on an embedded PostgreSQL, started once for all of them."""
     import uvicorn
 
-    from app.config import get_settings, set_environment
+    from app.config import AuthUnsetError, get_settings, set_environment
     from app.server.timeouts import TimedHttpProtocol
 
     _log_to_stderr()
@@ -40,6 +40,10 @@ def serve(
     # on: which Host names it answers to depends on it).
     set_environment(host=host, port=port, workers=workers)
     settings = get_settings()
+    try:
+        settings.auth_required()
+    except AuthUnsetError as exc:
+        _refuse(str(exc))
     with _database_for_workers(settings):
         uvicorn.run(
             "app.main:served_app",

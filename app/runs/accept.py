@@ -9,6 +9,7 @@ import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access.caller import OPEN, Caller
 from app.catalogue.service import Catalogue
 from app.config import Settings
 from app.db.engine import transaction
@@ -132,18 +133,21 @@ def request_digest(request: CompareRequest) -> str:
 
 
 async def accept(
-    state: ServiceState, request: CompareRequest, key: str | None
+    state: ServiceState, request: CompareRequest, key: str | None, caller: Caller = OPEN
 ) -> tuple[RunRow, bool]:
-    """The new run, or the one an earlier request with the same key made (then True). The
-    same key with another body is refused: its caller meant another run."""
-    if key and (earlier := await _earlier_run(state, key, request)):
+    """The new run, in the caller's project, or the one an earlier request with the same key
+    made (then True). The same key with another body is refused: its caller meant another
+    run."""
+    if key and (earlier := await _earlier_run(state, key, request, caller)):
         return earlier, True
     try:
         async with transaction(state.sessions) as session:
-            run = await store_run(session, request, state.catalogue, state.settings, key)
+            run = await store_run(
+                session, request, state.catalogue, state.settings, key, creator=caller
+            )
     except IntegrityError:
         # A concurrent request with the same key committed between our look and our insert.
-        if key and (earlier := await _earlier_run(state, key, request)):
+        if key and (earlier := await _earlier_run(state, key, request, caller)):
             return earlier, True
         raise
     if state.dispatcher is not None:
@@ -151,11 +155,16 @@ async def accept(
     return run, False
 
 
-async def _earlier_run(state: ServiceState, key: str, request: CompareRequest) -> RunRow | None:
-    """The run an earlier request with this key made; refused if that request differed."""
+async def _earlier_run(
+    state: ServiceState, key: str, request: CompareRequest, caller: Caller
+) -> RunRow | None:
+    """The run an earlier request with this key made; refused if that request differed (or
+    came from another project: its run is not the caller's to see)."""
     async with state.sessions() as session:
         run = await runs_repo.get_run_by_idempotency_key(session, key)
-    if run is not None and run.request_digest != request_digest(request):
+    if run is not None and (
+        run.request_digest != request_digest(request) or not caller.sees(run.project_id)
+    ):
         raise InvalidFieldError(
             f"this {IDEMPOTENCY_KEY} was already used for run {run.id} with a different "
             "request body; use a new key for a new request",
@@ -171,9 +180,12 @@ async def store_run(
     settings: Settings,
     idempotency_key: str | None = None,
     judges: uuid.UUID | None = None,
+    creator: Caller = OPEN,
+    project_id: uuid.UUID | None = None,
 ) -> RunRow:
     """Store the run, its prompts and one queued response per pair, in the caller's transaction;
-    `judges` names the run whose answers this run's model judges (app/judging/judge.py)."""
+    `judges` names the run whose answers this run's model judges (app/judging/judge.py). The
+    run belongs to `project_id` (default: the creator's) and names the creator's key."""
     prompts = _prompts(request, settings)
     contenders = resolve_contenders(request, catalogue, settings)
     _check_rendered_sizes(request, prompts, contenders, settings)
@@ -189,6 +201,9 @@ async def store_run(
         idempotency_key=idempotency_key,
         request_digest=request_digest(request),
         judges=judges,
+        project_id=project_id or creator.project_id,
+        created_by_key_name=creator.key_name,
+        created_by_key_prefix=creator.key_prefix,
     )
     prompt_rows = [
         {"run_id": run.id, "position": i, "key": p.key, "text": p.text}

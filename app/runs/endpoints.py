@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 from sse_starlette import EventSourceResponse
 
 from app import logs
+from app.access.auth import CallerDep
 from app.diagnostics import Flag
 from app.domain import FINISHED_STATUSES, ResponseStatus, RunStatus
 from app.errors import problems
@@ -60,6 +61,7 @@ DEFAULT_PROMPT_LIMIT = 100
 async def create_comparison(
     body: Annotated[CompareRequest, Body(openapi_examples=COMPARE_EXAMPLES)],
     state: StateDep,
+    caller: CallerDep,
     response: Response,
     wait: Annotated[
         float,
@@ -77,7 +79,7 @@ async def create_comparison(
     """Store every prompt x model pair as queued work, then answer: the work survives a crash
     from the moment this returns. Models answer in the background; read the run back at
     `Location`, or pass `wait` to get the finished run, answers and all, in this response."""
-    run, replayed = await accept(state, body, idempotency_key)
+    run, replayed = await accept(state, body, idempotency_key, caller)
     response.headers["Location"] = f"/runs/{run.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -105,6 +107,7 @@ def _tags(values: list[str]) -> dict[str, str]:
 @router.get("", response_model=RunPage, summary="List runs, newest first", responses=problems(422))
 async def list_runs(
     session: SessionDep,
+    caller: CallerDep,
     status: Annotated[list[RunStatus] | None, Query(description="Any of these.")] = None,
     q: Annotated[
         SearchText | None,
@@ -132,6 +135,7 @@ async def list_runs(
         created_after=created_after,
         created_before=created_before,
         text=q,
+        project_id=caller.visible_project,
     )
     return await service.list_page(session, filters, limit, cursor)
 

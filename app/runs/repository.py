@@ -71,6 +71,8 @@ class RunFilters:
     created_after: datetime | None = None
     created_before: datetime | None = None
     text: str | None = None
+    project_id: uuid.UUID | None = None
+    """Only this project's runs (None: every project's)."""
 
 
 def _search_query(text: str) -> Any:
@@ -99,6 +101,8 @@ def runs_query(
 ) -> Select[RunRow]:
     """Newest first; `after` is the (created_at, id) of the last run of the previous page."""
     query = select(RunRow).order_by(RunRow.created_at.desc(), RunRow.id.desc()).limit(limit)
+    if filters.project_id is not None:
+        query = query.where(RunRow.project_id == filters.project_id)
     if filters.statuses:
         query = query.where(RunRow.status.in_(filters.statuses))
     if filters.model:

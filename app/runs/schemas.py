@@ -92,6 +92,11 @@ class StatusCounts(BaseModel):
     total: int = 0
 
 
+class KeyRef(BaseModel):
+    name: str = Field(description="The key's name when it made the run.")
+    prefix: str = Field(description="The key's first characters.")
+
+
 class RunSummary(BaseModel):
     id: uuid.UUID
     status: RunStatus
@@ -106,6 +111,9 @@ class RunSummary(BaseModel):
         default=None,
         description="A judging run (`POST /runs/{id}/judge`): the run whose answers its "
         "model judges. Null for other runs.",
+    )
+    created_by: KeyRef | None = Field(
+        default=None, description="The API key that made the run (null: made without one)."
     )
 
 

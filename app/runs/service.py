@@ -19,6 +19,7 @@ from app.fields import utc_datetime
 from app.runs import repository as runs_repo
 from app.runs.schemas import (
     ContenderStats,
+    KeyRef,
     PromptOut,
     ResponseOut,
     RunDetail,
@@ -49,6 +50,11 @@ def summary(run: RunRow, by_status: dict[str, int]) -> RunSummary:
         prompt_count=run.prompt_count,
         counts=_counts(by_status),
         judges=run.judges,
+        created_by=(
+            KeyRef(name=run.created_by_key_name, prefix=run.created_by_key_prefix)
+            if run.created_by_key_name is not None and run.created_by_key_prefix is not None
+            else None
+        ),
     )
 
 
