@@ -26,7 +26,7 @@ TWO = [{"model": "echo", "label": "a"}, {"model": "echo", "label": "b"}]
 
 def _routes() -> list[tuple[str, str]]:
     app = create_app(IsolatedSettings())
-    found = set()
+    found: set[tuple[str, str]] = set()
     # Included routers are resolved lazily; their route contexts hold the full paths.
     for context in iter_route_contexts(app.routes):
         route = context.original_route
