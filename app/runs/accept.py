@@ -162,9 +162,13 @@ async def _earlier_run(
     came from another project: its run is not the caller's to see)."""
     async with state.sessions() as session:
         run = await runs_repo.get_run_by_idempotency_key(session, key)
-    if run is not None and (
-        run.request_digest != request_digest(request) or not caller.sees(run.project_id)
-    ):
+    if run is not None and not caller.sees(run.project_id):
+        raise InvalidFieldError(
+            f"this {IDEMPOTENCY_KEY} was already used in another project; use a new key for "
+            "a new request",
+            field=IDEMPOTENCY_KEY,
+        )
+    if run is not None and run.request_digest != request_digest(request):
         raise InvalidFieldError(
             f"this {IDEMPOTENCY_KEY} was already used for run {run.id} with a different "
             "request body; use a new key for a new request",

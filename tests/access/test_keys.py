@@ -139,3 +139,20 @@ async def test_with_auth_off_runs_go_to_the_default_project_without_a_creator(
     )
     assert made.json()["created_by"] is None
     assert (await client.get("/keys")).status_code == 200  # no key needed on loopback
+
+
+async def test_an_idempotency_key_of_another_project_names_no_run(
+    guarded: httpx.AsyncClient, db_url: str
+) -> None:
+    for project in ("alpha", "beta"):
+        await make_project(db_url, project)
+    alpha = (await make_key(db_url, ["write"], "alpha")).key
+    beta = (await make_key(db_url, ["write"], "beta")).key
+    body = {"prompts": ["hi"], "models": ["echo"]}
+    sent = {**JSON, "Idempotency-Key": "shared-key"}
+    first = await guarded.post("/compare", json=body, headers={**sent, **bearer(alpha)})
+    assert first.status_code == 202
+    again = await guarded.post("/compare", json=body, headers={**sent, **bearer(beta)})
+    assert again.status_code == 422
+    assert again.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert first.json()["id"] not in again.text
