@@ -1,5 +1,6 @@
 """Settings: the one place every environment variable is read."""
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +29,20 @@ def env_key(name: str) -> SecretStr | None:
     is unset or empty; `ValueError` when it cannot be sent (see `clean_key`)."""
     key = clean_key(os.environ.get(name, ""))
     return SecretStr(key) if key else None
+
+
+def is_loopback(address: str) -> bool:
+    """Whether `address` (a host to listen on or a Host name) is this machine's alone."""
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class AuthUnsetError(ValueError):
+    """The service would listen beyond loopback without being told whether keys are needed."""
 
 
 class Settings(BaseSettings):
@@ -196,6 +211,26 @@ class Settings(BaseSettings):
         description="A blind battle not voted on within this long expires and frees its pair.",
     )
 
+    # Access
+    auth: Literal["off", "on"] | None = Field(
+        default=None,
+        description="`on`: every request but the probes needs a key (`Authorization: Bearer`). "
+        "Unset: off while the service listens on loopback alone; on any other address it "
+        "refuses to start until this is set.",
+    )
+    admin_key: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="A bootstrap key with the `admin` scope (for containers: make the other "
+        "keys with it). At least 32 characters; `lc_` and `secrets.token_urlsafe(32)` will do.",
+    )
+    rate_limit_storage: str = Field(
+        default="postgres",
+        description="Where per-key request counts are kept: `postgres` (the service's "
+        "database, shared by every process), or a `limits` async storage URI such as "
+        "`async+redis://127.0.0.1:6379` (needs `coredis`) or `memory://` (this process only).",
+    )
+
     # Server
     host: str = "127.0.0.1"
     port: int = 8000
@@ -274,10 +309,26 @@ class Settings(BaseSettings):
             return ["otlp"] if self.otel_exporter_otlp_endpoint else []
         return [name for name in _names(self.otel_traces_exporter) if name != "none"]
 
+    def auth_required(self) -> bool:
+        """Whether requests need a key; `AuthUnsetError` when that must be chosen first."""
+        if self.auth is not None:
+            return self.auth == "on"
+        if is_loopback(self.host):
+            return False
+        raise AuthUnsetError(
+            f"the service would listen on {self.host}, beyond this machine, and "
+            "LLM_COMPARE_AUTH is unset: set LLM_COMPARE_AUTH=on to require API keys (make "
+            "the first with `llm-compare keys create --database`, or set "
+            "LLM_COMPARE_ADMIN_KEY), or LLM_COMPARE_AUTH=off to let anyone who reaches the "
+            "port read and delete every run"
+        )
+
     @field_validator(
         "database_url",
         "lamini_api_key",
         "openai_api_key",
+        "admin_key",
+        "auth",
         "otel_traces_exporter",
         "otel_exporter_otlp_endpoint",
         mode="before",

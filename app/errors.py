@@ -58,6 +58,10 @@ class ProblemError(Exception):
         self.detail = detail
         self.field = field
 
+    def headers(self) -> dict[str, str] | None:
+        """Headers the answer carries besides the problem (`WWW-Authenticate`, `Retry-After`)."""
+        return None
+
     def problem(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "type": "about:blank",
@@ -73,6 +77,37 @@ class ProblemError(Exception):
 class BadRequestError(ProblemError):
     status_code = 400
     title = "Bad Request"
+
+
+class UnauthorizedError(ProblemError):
+    """No key, or one the service does not know (or revoked): the caller is to send one."""
+
+    status_code = 401
+    title = "Unauthorized"
+
+    def headers(self) -> dict[str, str] | None:
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class ForbiddenError(ProblemError):
+    """A known key without the scope the request needs."""
+
+    status_code = 403
+    title = "Forbidden"
+
+
+class TooManyRequestsError(ProblemError):
+    """The key's requests per minute are spent; the caller may try again after `retry_after_s`."""
+
+    status_code = 429
+    title = "Too Many Requests"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after_s)}
 
 
 class NotFoundError(ProblemError):
@@ -195,7 +230,7 @@ def field_path(loc: tuple[int | str, ...]) -> str:
 
 async def _problem(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProblemError)
-    return problem_response(exc.status_code, exc.problem())
+    return problem_response(exc.status_code, exc.problem(), exc.headers())
 
 
 async def _validation(_: Request, exc: Exception) -> JSONResponse:

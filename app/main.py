@@ -7,9 +7,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from app import logs, tracing
+from app.access import endpoints as access_endpoints
+from app.access.auth import authorize
+from app.access.ratelimit import KeyRateLimiter, storage_for
 from app.adapters.registry import AdapterRegistry
 from app.catalogue import endpoints as catalogue_endpoints
 from app.catalogue.service import Catalogue
@@ -20,7 +23,7 @@ from app.db.migrate import upgrade_to_head
 from app.dispatch.dispatcher import Dispatcher
 from app.dispatch.news import RunNews
 from app.dispatch.notifications import Listener
-from app.errors import install_problem_handlers
+from app.errors import install_problem_handlers, problems
 from app.history import endpoints as history_endpoints
 from app.judging import endpoints as judging_endpoints
 from app.ops import endpoints as ops_endpoints
@@ -43,6 +46,9 @@ the background. Read the run side by side with `GET /runs/{id}` (or pass `?wait=
 Errors are RFC 9457 problem details; validation errors name the offending field.
 `POST` requests are JSON (`Content-Type: application/json`, also when they have no body) or
 carry an `X-Requested-With` header; others are refused (`415`), as a web page could send them.
+With `LLM_COMPARE_AUTH=on`, every route but the probes needs `Authorization: Bearer lc_...`
+(`401` without a usable key, `403` without the route's scope, `429` past the key's rate
+limit); a key sees its own project's runs only (another project's run is a `404`).
 """
 
 
@@ -78,6 +84,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             statement_timeout_s=settings.statement_timeout_s,
         )
         stack.push_async_callback(engine.dispose)
+        app.state.rate_limiter = KeyRateLimiter(storage_for(settings.rate_limit_storage, engine))
         if settings.migrate_on_start:
             await upgrade_to_head(engine)
         catalogue = Catalogue.from_settings(settings)
@@ -119,6 +126,7 @@ def create_app(settings: Settings | None = None, *, handle_signals: bool = False
     """The app. `handle_signals`: SIGTERM and SIGINT begin its shutdown at once and a watchdog
     bounds it (for a served app; tests drive the lifespan themselves)."""
     settings = settings or get_settings()
+    settings.auth_required()  # AuthUnsetError: listening beyond loopback, nobody said how
     app = FastAPI(
         title="llm-compare",
         version=importlib.metadata.version("llm-compare"),
@@ -134,16 +142,19 @@ def create_app(settings: Settings | None = None, *, handle_signals: bool = False
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(JsonOnly)
     app.add_middleware(TrustedHost, allowed=allowed_hosts(settings))
+    # Each router's routes need the scope app/access/scopes.py gives them; the probes none.
+    guarded = {"dependencies": [Depends(authorize)], "responses": problems(401, 403, 429)}
     for router in (
         runs_endpoints.compare_router,
         runs_endpoints.router,
         catalogue_endpoints.router,
-        ops_endpoints.router,
         judging_endpoints.router,
         history_endpoints.router,
+        access_endpoints.router,
     ):
-        app.include_router(router)
-    install_pages(app)
+        app.include_router(router, **guarded)  # type: ignore[arg-type]
+    app.include_router(ops_endpoints.router)
+    install_pages(app, [Depends(authorize)])
     install_docs(app)
     return app
 

@@ -1,5 +1,6 @@
 """`llm-compare submit | runs | show | export | retry | cancel | delete`: the service from
-scripts, over HTTP. The run id goes to stdout, everything else to stderr.
+scripts, over HTTP. The run id goes to stdout, everything else to stderr. A service with
+auth on takes the key in LLM_COMPARE_API_KEY.
 
 Exit codes: 0 done; 1 pairs failed or the run was cancelled; 2 bad input or a request the
 service refused; 3 the service could not be reached or failed.
@@ -46,7 +47,8 @@ def service_at(url: str) -> Iterator[Service]:
     if not retries.isdigit():
         err.print(f"error: LLM_COMPARE_RETRIES={retries!r} is not a whole number", markup=False)
         raise typer.Exit(EXIT_REFUSED)
-    service = Service(url or DEFAULT_URL, attempts=1 + int(retries))
+    api_key = os.environ.get("LLM_COMPARE_API_KEY") or None
+    service = Service(url or DEFAULT_URL, attempts=1 + int(retries), api_key=api_key)
     try:
         yield service
     except ServiceError as exc:

@@ -50,10 +50,13 @@ class Service:
     """A running llm-compare service. Requests that fail in transit are sent again with
     backoff; `POST /compare` is safe to resend because it carries an Idempotency-Key."""
 
-    def __init__(self, url: str, attempts: int = 5) -> None:
+    def __init__(self, url: str, attempts: int = 5, api_key: str | None = None) -> None:
         self.url = url.rstrip("/")
         self._client = httpx.Client(
-            base_url=self.url, timeout=httpx.Timeout(120, connect=10), follow_redirects=True
+            base_url=self.url,
+            timeout=httpx.Timeout(120, connect=10),
+            follow_redirects=True,
+            headers={"Authorization": f"Bearer {api_key}"} if api_key else None,
         )
         self._attempts = attempts
 
@@ -148,6 +151,9 @@ class Service:
 
     def delete(self, run_id: str) -> None:
         self.request("DELETE", f"/runs/{run_id}")
+
+    def revoke_key(self, key_id: str) -> None:
+        self.request("DELETE", f"/keys/{key_id}")
 
     def get(self, path: str, **params: Any) -> Any:
         """The JSON answer to `GET path?params` (None values left out)."""

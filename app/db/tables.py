@@ -92,6 +92,53 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+DEFAULT_PROJECT_ID = uuid.UUID("00000000-0000-0000-0000-000000000001")
+"""The project made by the migration: it owns the runs stored before projects existed, and
+every run while auth is off."""
+
+
+class ProjectRow(Base):
+    """Who owns runs (and through them their battles, votes and judgements) and keys."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ApiKeyRow(Base):
+    """A key: only its SHA-256 and a short prefix to tell it apart; revoked keys stay, so that
+    the runs they made still say by whom."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(Text)
+    prefix: Mapped[str] = mapped_column(Text)
+    secret_hash: Mapped[str] = mapped_column(Text, unique=True)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_api_keys_project_id", "project_id"),)
+
+
+class RateLimitRow(Base):
+    """Fixed-window counters of the `limits` library, shared by every service process."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class RunRow(Base):
     __tablename__ = "runs"
 
@@ -129,6 +176,15 @@ class RunRow(Base):
     parent_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("runs.id", ondelete="SET NULL")
     )
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        ForeignKey("projects.id"),
+        default=DEFAULT_PROJECT_ID,
+        server_default=text(f"'{DEFAULT_PROJECT_ID}'::uuid"),
+    )
+    # The key that made the run, as it was named then (none while auth is off).
+    created_by_key_name: Mapped[str | None] = mapped_column(Text)
+    created_by_key_prefix: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
@@ -139,6 +195,7 @@ class RunRow(Base):
             id.desc(),
             postgresql_where=text("cost_usd IS NOT NULL"),
         ),
+        Index("ix_runs_project_id_created_at_id", "project_id", created_at.desc(), id.desc()),
         Index("ix_runs_judges", "judges", postgresql_where=text("judges IS NOT NULL")),
         # A run's replays, newest first (GET /runs?parent=).
         Index(

@@ -39,11 +39,12 @@ async def board(
     voter: str,
     bootstrap: int,
     seed: int,
+    project_id: uuid.UUID | None = None,
 ) -> LeaderboardOut:
     """The leaderboard of the runs named, and of those with all the tags (neither: of every
-    run with votes)."""
+    run with votes), among `project_id`'s runs (None: every project's)."""
     async with state.engine.connect() as connection:
-        selected = await _select(connection, run_ids, tags)
+        selected = await _select(connection, run_ids, tags, project_id)
     await judge.settle_judged(state.engine, selected)
     async with state.engine.connect() as connection:
         stored = await repo.votes_of(connection, selected)
@@ -59,17 +60,29 @@ async def board(
 
 
 async def _select(
-    connection: AsyncConnection, run_ids: Sequence[uuid.UUID], tags: dict[str, str]
+    connection: AsyncConnection,
+    run_ids: Sequence[uuid.UUID],
+    tags: dict[str, str],
+    project_id: uuid.UUID | None,
 ) -> list[uuid.UUID] | None:
-    if not run_ids and not tags:
+    if not run_ids and not tags and project_id is None:
         return None
+    in_project = [] if project_id is None else [RunRow.project_id == project_id]
+    if not run_ids and not tags:
+        return sorted(await connection.scalars(select(RunRow.id).where(*in_project)))
     found: set[uuid.UUID] = set()
     if run_ids:
-        found.update(await connection.scalars(select(RunRow.id).where(RunRow.id.in_(run_ids))))
+        found.update(
+            await connection.scalars(select(RunRow.id).where(RunRow.id.in_(run_ids), *in_project))
+        )
         if missing := [str(run_id) for run_id in run_ids if run_id not in found]:
             raise NotFoundError(f"no run with id {', '.join(missing)}")
     if tags:
-        found.update(await connection.scalars(select(RunRow.id).where(RunRow.tags.contains(tags))))
+        found.update(
+            await connection.scalars(
+                select(RunRow.id).where(RunRow.tags.contains(tags), *in_project)
+            )
+        )
     return sorted(found)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response, status
 from pydantic import Field
 
+from app.access.auth import CallerDep
 from app.errors import problems
 from app.fields import Count, TagFilter
 from app.judging import board, judge, service
@@ -84,11 +85,11 @@ async def vote_on_battle(battle_id: uuid.UUID, body: BattleVote, state: StateDep
         **problems(400, 415, 422),
     },
 )
-async def vote_directly(body: DirectVote, state: StateDep) -> VoteOut:
+async def vote_directly(body: DirectVote, state: StateDep, caller: CallerDep) -> VoteOut:
     """For a service that compared two stored answers itself (not blind): both must be
     succeeded answers to one prompt of one run. Answers carry their `id` in `GET /runs/{id}`
     and the export."""
-    return await service.vote_directly(state, body)
+    return await service.vote_directly(state, body, caller)
 
 
 @router.post(
@@ -106,13 +107,13 @@ async def vote_directly(body: DirectVote, state: StateDep) -> VoteOut:
     },
 )
 async def judge_run(
-    run_id: uuid.UUID, body: JudgeRequest, state: StateDep, response: Response
+    run_id: uuid.UUID, body: JudgeRequest, state: StateDep, caller: CallerDep, response: Response
 ) -> RunSummary:
     """A judging run: each pair of succeeded answers to a prompt, judged in both orders, as
     a run of its own whose one contender is the judge (its progress at `GET /runs/{id}`, its
     verdicts at `GET /runs/{id}/judgements`). Both orders agreeing make a vote by
     `judge:MODEL`; disagreeing, a tie. Pairs this judge judged already are skipped."""
-    summary = await judge.start(state, run_id, body)
+    summary = await judge.start(state, run_id, body, caller)
     response.headers["Location"] = f"/runs/{summary.id}"
     return summary
 
@@ -151,6 +152,7 @@ async def rubric() -> RubricOut:
 )
 async def leaderboard(
     state: StateDep,
+    caller: CallerDep,
     run: Annotated[list[uuid.UUID] | None, Query(description="A run's id; repeatable.")] = None,
     tag: Annotated[
         list[TagFilter] | None,
@@ -170,4 +172,4 @@ async def leaderboard(
     inconsistency and its agreement with people. The runs named by `run` and those with
     every `tag` count (neither: every run with votes); a contender is its label."""
     tags = {key: value for key, _, value in (t.partition(":") for t in tag or [])}
-    return await board.board(state, run or [], tags, voter, bootstrap, seed)
+    return await board.board(state, run or [], tags, voter, bootstrap, seed, caller.visible_project)

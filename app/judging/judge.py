@@ -21,6 +21,8 @@ from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.access.caller import OPEN, Caller
+from app.access.repository import run_project
 from app.db.engine import in_transaction, transaction
 from app.domain import GenerationParams, JudgementStatus, JudgeVerdict, ModelSpec
 from app.errors import ConflictError, InvalidFieldError
@@ -50,9 +52,11 @@ _PROMPT_RANGE = 1000
 Pair = tuple[int, Answer, Answer]  # a prompt, and the answers of its two contenders in run order
 
 
-async def start(state: ServiceState, run_id: uuid.UUID, request: JudgeRequest) -> RunSummary:
-    """The judging run: both orders of each pair of `run_id`'s succeeded answers that this
-    judge has not judged yet, within `max_prompts` prompts."""
+async def start(
+    state: ServiceState, run_id: uuid.UUID, request: JudgeRequest, caller: Caller = OPEN
+) -> RunSummary:
+    """The judging run, in the judged run's project: both orders of each pair of `run_id`'s
+    succeeded answers that this judge has not judged yet, within `max_prompts` prompts."""
     spec = _judge(state, request.judge)
     rubric = request.rubric or RUBRIC
     max_chars = _prompt_chars(state, spec, rubric)
@@ -90,7 +94,15 @@ async def start(state: ServiceState, run_id: uuid.UUID, request: JudgeRequest) -
             params=params,
             name=f"judge {spec.name}: {run.name or run.id}"[:200],
         )
-        judging = await store_run(session, compare, state.catalogue, state.settings, judges=run_id)
+        judging = await store_run(
+            session,
+            compare,
+            state.catalogue,
+            state.settings,
+            judges=run_id,
+            creator=caller,
+            project_id=await run_project(connection, run_id),
+        )
         asked = await store.responses_by_prompt(connection, judging.id)
         await store.insert_judgements(
             connection,

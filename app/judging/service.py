@@ -21,6 +21,8 @@ from functools import partial
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.access.caller import OPEN, Caller
+from app.access.repository import run_project
 from app.db.engine import in_transaction
 from app.domain import FINISHED_STATUSES
 from app.errors import ConflictError, InvalidFieldError, NotFoundError
@@ -207,14 +209,16 @@ def _already_voted(battle: Battle) -> ConflictError:
     )
 
 
-async def vote_directly(state: ServiceState, vote: DirectVote) -> VoteOut:
-    """Record a verdict reached elsewhere on two stored answers to one prompt."""
+async def vote_directly(state: ServiceState, vote: DirectVote, caller: Caller = OPEN) -> VoteOut:
+    """Record a verdict reached elsewhere on two stored answers to one prompt (of a run the
+    caller sees: others' answers are as if they did not exist)."""
 
     async def work(connection: AsyncConnection) -> VoteOut:
         answers = await repo.answers(connection, [vote.a, vote.b])
         for side in ("a", "b"):
             response_id = getattr(vote, side)
-            if response_id not in answers:
+            answer = answers.get(response_id)
+            if answer is None or not caller.sees(await run_project(connection, answer.run_id)):
                 raise InvalidFieldError(f"no response with id {response_id}", field=side)
         a, b = answers[vote.a], answers[vote.b]
         if a.id == b.id:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import tracing
+from app.access.caller import OPEN, Caller
 from app.catalogue.service import Catalogue
 from app.config import Settings
 from app.db.engine import transaction
@@ -157,21 +158,28 @@ async def accept(
     request: CompareRequest,
     key: str | None,
     parent: uuid.UUID | None = None,
+    caller: Caller = OPEN,
 ) -> tuple[RunRow, bool]:
-    """The new run, or the one an earlier request with the same key made (then True). The
-    same key with another body is refused: its caller meant another run. `parent` names the
-    run a replay was made from."""
+    """The new run, in the caller's project, or the one an earlier request with the same key
+    made (then True). The same key with another body is refused: its caller meant another
+    run. `parent` names the run a replay was made from."""
     digest = request_digest(request, parent)
-    if key and (earlier := await _earlier_run(state, key, digest)):
+    if key and (earlier := await _earlier_run(state, key, digest, caller)):
         return earlier, True
     try:
         async with transaction(state.sessions) as session:
             run = await store_run(
-                session, request, state.catalogue, state.settings, key, parent=parent
+                session,
+                request,
+                state.catalogue,
+                state.settings,
+                key,
+                parent=parent,
+                creator=caller,
             )
     except IntegrityError:
         # A concurrent request with the same key committed between our look and our insert.
-        if key and (earlier := await _earlier_run(state, key, digest)):
+        if key and (earlier := await _earlier_run(state, key, digest, caller)):
             return earlier, True
         raise
     if state.dispatcher is not None:
@@ -179,10 +187,17 @@ async def accept(
     return run, False
 
 
-async def _earlier_run(state: ServiceState, key: str, digest: str) -> RunRow | None:
-    """The run an earlier request with this key made; refused if that request differed."""
+async def _earlier_run(state: ServiceState, key: str, digest: str, caller: Caller) -> RunRow | None:
+    """The run an earlier request with this key made; refused if that request differed (or
+    came from another project: its run is not the caller's to see)."""
     async with state.sessions() as session:
         run = await runs_repo.get_run_by_idempotency_key(session, key)
+    if run is not None and not caller.sees(run.project_id):
+        raise InvalidFieldError(
+            f"this {IDEMPOTENCY_KEY} was already used in another project; use a new key for "
+            "a new request",
+            field=IDEMPOTENCY_KEY,
+        )
     if run is not None and run.request_digest != digest:
         raise InvalidFieldError(
             f"this {IDEMPOTENCY_KEY} was already used for run {run.id} with a different "
@@ -248,10 +263,13 @@ async def store_run(
     idempotency_key: str | None = None,
     judges: uuid.UUID | None = None,
     parent: uuid.UUID | None = None,
+    creator: Caller = OPEN,
+    project_id: uuid.UUID | None = None,
 ) -> RunRow:
     """Store the run, its prompts and one queued response per pair, in the caller's transaction;
     `judges` names the run whose answers this run's model judges (app/judging/judge.py),
-    `parent` the run a replay was made from (app/runs/replay.py)."""
+    `parent` the run a replay was made from (app/runs/replay.py). The run belongs to
+    `project_id` (default: the creator's) and names the creator's key."""
     prompts, contenders, rendered = _validated(request, catalogue, settings)
     await enforce_monthly_budget(session, settings.monthly_budget_usd)
     max_costs: list[list[float | None]] | None = None
@@ -276,6 +294,9 @@ async def store_run(
         cost_usd=0.0 if all(c.price is not None for c in contenders) else None,
         budget_usd=request.budget_usd,
         parent_id=parent,
+        project_id=project_id or creator.project_id,
+        created_by_key_name=creator.key_name,
+        created_by_key_prefix=creator.key_prefix,
     )
     prompt_rows = [
         {"run_id": run.id, "position": i, "key": p.key, "text": p.text}

@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 from sse_starlette import EventSourceResponse
 
 from app import logs
+from app.access.auth import CallerDep
 from app.diagnostics import Flag
 from app.domain import FINISHED_STATUSES, ResponseStatus, RunStatus
 from app.errors import problems
@@ -79,6 +80,7 @@ IdempotencyHeader = Annotated[
 async def create_comparison(
     body: Annotated[CompareRequest, Body(openapi_examples=COMPARE_EXAMPLES)],
     state: StateDep,
+    caller: CallerDep,
     response: Response,
     wait: Annotated[
         float,
@@ -100,7 +102,7 @@ async def create_comparison(
     if dry_run:
         response.status_code = status.HTTP_200_OK
         return plan(body, state.catalogue, state.settings)
-    run, replayed = await accept(state, body, idempotency_key)
+    run, replayed = await accept(state, body, idempotency_key, caller=caller)
     response.headers["Location"] = f"/runs/{run.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -133,6 +135,7 @@ def _tags(values: list[str]) -> dict[str, str]:
 )
 async def list_runs(
     session: SessionDep,
+    caller: CallerDep,
     status: Annotated[list[RunStatus] | None, Query(description="Any of these.")] = None,
     q: Annotated[
         SearchText | None,
@@ -181,6 +184,7 @@ async def list_runs(
         min_cost_usd=min_cost_usd,
         max_cost_usd=max_cost_usd,
         parent=parent,
+        project_id=caller.visible_project,
     )
     return await service.list_page(session, filters, limit, cursor, sort)
 
@@ -288,6 +292,7 @@ async def export_responses(
 async def replay_run(
     run_id: RunId,
     state: StateDep,
+    caller: CallerDep,
     response: Response,
     body: ReplayRequest | None = None,
     idempotency_key: IdempotencyHeader = None,
@@ -295,7 +300,9 @@ async def replay_run(
     """A new run with this run's prompts (texts and keys, in order) and, unless `models` says
     otherwise, its contenders; its `parent_id` names this run. A run still going may be
     replayed: only its prompts are copied, not its answers."""
-    run, replayed = await replay.replay(state, run_id, body or ReplayRequest(), idempotency_key)
+    run, replayed = await replay.replay(
+        state, run_id, body or ReplayRequest(), idempotency_key, caller
+    )
     response.headers["Location"] = f"/runs/{run.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -3,6 +3,7 @@ otherwise, its contenders, accepted like any comparison (app/runs/accept.py)."""
 
 import uuid
 
+from app.access.caller import OPEN, Caller
 from app.db.tables import RunRow
 from app.domain import Contender, GenerationParams
 from app.runs import repository as runs_repo
@@ -13,7 +14,11 @@ from app.state import ServiceState
 
 
 async def replay(
-    state: ServiceState, run_id: uuid.UUID, body: ReplayRequest, key: str | None
+    state: ServiceState,
+    run_id: uuid.UUID,
+    body: ReplayRequest,
+    key: str | None,
+    caller: Caller = OPEN,
 ) -> tuple[RunRow, bool]:
     """The replay, or the one an earlier request with the same key made (then True). A run
     still going may be replayed: its prompts are all stored from the moment it was accepted."""
@@ -27,7 +32,7 @@ async def replay(
         name=body.name if body.name is not None else source.name,
         tags=body.tags if body.tags is not None else source.tags,
     )
-    return await accept(state, request, key, parent=run_id)
+    return await accept(state, request, key, parent=run_id, caller=caller)
 
 
 def _models(source: RunRow, body: ReplayRequest) -> list[ContenderItem]:

@@ -169,6 +169,11 @@ _COST = (
 )
 
 
+class KeyRef(BaseModel):
+    name: str = Field(description="The key's name when it made the run.")
+    prefix: str = Field(description="The key's first characters.")
+
+
 class RunSummary(BaseModel):
     id: uuid.UUID
     status: RunStatus
@@ -190,6 +195,9 @@ class RunSummary(BaseModel):
         default=None,
         description="A replay (`POST /runs/{id}/replay`): the run it was made from. Null for "
         "other runs, and once that run is deleted.",
+    )
+    created_by: KeyRef | None = Field(
+        default=None, description="The API key that made the run (null: made without one)."
     )
 
 

@@ -21,6 +21,7 @@ from app.fields import utc_datetime
 from app.runs import repository as runs_repo
 from app.runs.schemas import (
     ContenderStats,
+    KeyRef,
     PromptOut,
     ResponseOut,
     RunDetail,
@@ -58,6 +59,11 @@ def summary(run: RunRow, by_status: dict[str, int]) -> RunSummary:
         cost_usd=run.cost_usd,
         budget_usd=run.budget_usd,
         parent_id=run.parent_id,
+        created_by=(
+            KeyRef(name=run.created_by_key_name, prefix=run.created_by_key_prefix)
+            if run.created_by_key_name is not None and run.created_by_key_prefix is not None
+            else None
+        ),
     )
 
 

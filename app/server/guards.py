@@ -11,30 +11,19 @@ Two attacks reach a service with no authentication from a web page its user open
   browser asks the service first (a CORS preflight), which this service never grants.
 """
 
-import ipaddress
-
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.config import Settings
+from app.config import Settings, is_loopback
 from app.errors import BadRequestError, UnsupportedMediaTypeError, send_problem
 
 # A browser sends these only for pages served from this machine, which rebinding cannot fake.
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
 
 
-def _is_loopback(address: str) -> bool:
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def allowed_hosts(settings: Settings) -> frozenset[str] | None:
     """The Host names to answer to (always the loopback ones), or None for any."""
     if settings.allowed_hosts is None:
-        return LOOPBACK_NAMES if _is_loopback(settings.host) else None
+        return LOOPBACK_NAMES if is_loopback(settings.host) else None
     names = {name.strip().lower() for name in settings.allowed_hosts.split(",")} - {""}
     return None if "*" in names else LOOPBACK_NAMES | names
 

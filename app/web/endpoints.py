@@ -9,9 +9,10 @@ protections against forged requests apply to the pages as to any caller.
 
 import io
 import uuid
+from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response, params
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -157,7 +158,8 @@ async def read_prompt_file(
     return {"prompts": prompts, "format": fmt}
 
 
-def install_pages(app: FastAPI) -> None:
-    """The pages and their static files (no route of theirs is in the OpenAPI document)."""
-    app.include_router(router)
+def install_pages(app: FastAPI, dependencies: Sequence[params.Depends] = ()) -> None:
+    """The pages and their static files (no route of theirs is in the OpenAPI document);
+    `dependencies` guard the pages (not the static files)."""
+    app.include_router(router, dependencies=dependencies)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="ui-static")

@@ -1,0 +1,142 @@
+"""The SQL of projects and keys, and of which project a run or a battle belongs to."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.tables import ApiKeyRow, BattleRow, ProjectRow, RunRow
+
+keys = ApiKeyRow.__table__.c
+projects = ProjectRow.__table__.c
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    id: uuid.UUID
+    project_id: uuid.UUID
+    project: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    rate_limit_per_minute: int | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def _keys_query() -> Select[Any]:
+    return (
+        select(
+            keys.id,
+            keys.project_id,
+            projects.name,
+            keys.name,
+            keys.prefix,
+            keys.scopes,
+            keys.rate_limit_per_minute,
+            keys.created_at,
+            keys.last_used_at,
+            keys.revoked_at,
+        )
+        .select_from(ApiKeyRow.__table__.join(ProjectRow.__table__))
+        .order_by(keys.created_at, keys.id)
+    )
+
+
+async def project_id(connection: AsyncConnection, name: str) -> uuid.UUID | None:
+    found: uuid.UUID | None = await connection.scalar(
+        select(projects.id).where(projects.name == name)
+    )
+    return found
+
+
+async def insert_project(connection: AsyncConnection, name: str) -> ProjectRow | None:
+    """The new project; None if one has this name already."""
+    row = (
+        await connection.execute(
+            insert(ProjectRow)
+            .values(id=uuid.uuid4(), name=name)
+            .on_conflict_do_nothing(index_elements=["name"])
+            .returning(projects.id, projects.name, projects.created_at)
+        )
+    ).first()
+    return None if row is None else ProjectRow(id=row.id, name=row.name, created_at=row.created_at)
+
+
+async def list_projects(connection: AsyncConnection) -> Sequence[ProjectRow]:
+    rows = await connection.execute(
+        select(projects.id, projects.name, projects.created_at).order_by(projects.name)
+    )
+    return [ProjectRow(id=r.id, name=r.name, created_at=r.created_at) for r in rows]
+
+
+async def insert_key(connection: AsyncConnection, values: dict[str, object]) -> uuid.UUID:
+    key_id: uuid.UUID = await connection.scalar(
+        insert(ApiKeyRow).values(id=uuid.uuid4(), **values).returning(keys.id)
+    )
+    return key_id
+
+
+async def list_keys(
+    connection: AsyncConnection, key_id: uuid.UUID | None = None
+) -> list[StoredKey]:
+    query = _keys_query()
+    if key_id is not None:
+        query = query.where(keys.id == key_id)
+    return [StoredKey(*row) for row in await connection.execute(query)]
+
+
+async def revoke_key(connection: AsyncConnection, key_id: uuid.UUID) -> bool:
+    """Revoke the key (once: a second revocation keeps the first time); False: no such key."""
+    found = await connection.scalar(
+        update(ApiKeyRow)
+        .where(keys.id == key_id)
+        .values(revoked_at=func.coalesce(keys.revoked_at, func.now()))
+        .returning(keys.id)
+    )
+    return found is not None
+
+
+async def live_key(connection: AsyncConnection, secret_hash: str) -> StoredKey | None:
+    """The unrevoked key with this digest."""
+    row = (
+        await connection.execute(
+            _keys_query().where(keys.secret_hash == secret_hash, keys.revoked_at.is_(None))
+        )
+    ).first()
+    return None if row is None else StoredKey(*row)
+
+
+async def touch_key(connection: AsyncConnection, key_id: uuid.UUID) -> None:
+    """Note the key's use, at most once a minute: not a write per request."""
+    await connection.execute(
+        update(ApiKeyRow)
+        .where(
+            keys.id == key_id,
+            (keys.last_used_at.is_(None))
+            | (keys.last_used_at < func.now() - text("interval '1 minute'")),
+        )
+        .values(last_used_at=func.now())
+    )
+
+
+async def run_project(connection: AsyncConnection, run_id: uuid.UUID) -> uuid.UUID | None:
+    found: uuid.UUID | None = await connection.scalar(
+        select(RunRow.project_id).where(RunRow.id == run_id)
+    )
+    return found
+
+
+async def battle_project(connection: AsyncConnection, battle_id: uuid.UUID) -> uuid.UUID | None:
+    found: uuid.UUID | None = await connection.scalar(
+        select(RunRow.project_id)
+        .join(BattleRow, BattleRow.run_id == RunRow.id)
+        .where(BattleRow.id == battle_id)
+    )
+    return found

@@ -1,0 +1,50 @@
+"""Projects and keys made straight on a test database, and the header that sends a key."""
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.access import service
+from app.access.schemas import CreatedKey, KeyRequest
+from app.access.scopes import Scope
+from app.db.engine import create_engine
+
+# The bootstrap key the tests give LLM_COMPARE_ADMIN_KEY.
+ADMIN_KEY = "lc_test-bootstrap-admin-key-0123456789abcdef"
+
+
+@asynccontextmanager
+async def on_database(db_url: str) -> AsyncIterator[AsyncConnection]:
+    engine = create_engine(db_url, pool_size=1)
+    try:
+        async with engine.begin() as connection:
+            yield connection
+    finally:
+        await engine.dispose()
+
+
+async def make_project(db_url: str, name: str) -> None:
+    async with on_database(db_url) as connection:
+        await service.create_project(connection, name)
+
+
+async def make_key(
+    db_url: str,
+    scopes: Sequence[Scope | str],
+    project: str = "default",
+    name: str = "test key",
+    rate_limit_per_minute: int | None = None,
+) -> CreatedKey:
+    request = KeyRequest(
+        name=name,
+        project=project,
+        scopes=[Scope(s) for s in scopes],
+        rate_limit_per_minute=rate_limit_per_minute,
+    )
+    async with on_database(db_url) as connection:
+        return await service.create_key(connection, request)
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
