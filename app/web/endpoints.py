@@ -1,9 +1,10 @@
-"""The pages for people, under /ui: the runs, one run side by side, a new comparison.
+"""The pages for people, under /ui: the runs, one run side by side, a new comparison (the
+arena and the leaderboard are in app/web/judging.py).
 
 Thin, like the API's routes: each reads its query, calls the same services the API calls
 (never the API itself over HTTP) and renders a template. Reading works without JavaScript.
-What changes state (new comparison, cancel, retry) is done by the pages' scripts through the
-API itself (`POST /compare`, `POST /runs/{id}/cancel`, ...), as JSON, so the service's
+What changes state (new comparison, cancel, retry, judge) is done by the pages' scripts through
+the API itself (`POST /compare`, `POST /runs/{id}/cancel`, ...), as JSON, so the service's
 protections against forged requests apply to the pages as to any caller.
 """
 
