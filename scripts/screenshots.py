@@ -3,12 +3,15 @@
 Starts `llm-compare serve` (on DATABASE_URL if set, else its embedded PostgreSQL in a
 temporary directory) with the default catalogue, whose keyless echo models answer; fills it
 with a small demo (a finished run with truncated answers and an answer holding markup, shown
-as text; a run still going); and writes docs/screenshots/PAGE-WIDTH.png at 1280 and 390 px
-with Debian's Chromium (`apt-get install -y chromium`).
+as text, and votes on its answers; a run still going); and writes
+docs/screenshots/PAGE-WIDTH.png at 1280 and 390 px with Debian's Chromium
+(`apt-get install -y chromium`).
 """
 
 import os
+import random
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -47,17 +50,48 @@ GOING = {
 }
 
 
-def shoot(page: Page, url: str, name: str, opened: str = "") -> None:
-    """The page at both widths, with the <details> `opened` (a selector) open."""
+VOTES = 24
+
+
+def _liking(output: str) -> int:
+    """How much the demo's voters like an answer: [INST] best, chatml's six tokens worst."""
+    if output.startswith("[INST]"):
+        return 3
+    return 1 if output.startswith("<|im_start|>") else 2
+
+
+def vote(api: httpx.Client, run_id: str) -> None:
+    """VOTES blind votes on the run's answers, by voters who mostly agree with `_liking`."""
+    chance = random.Random(42)
+    for _ in range(VOTES):
+        battle = api.post(f"/runs/{run_id}/battles", json={}).json()
+        a, b = _liking(battle["a"]["output"]), _liking(battle["b"]["output"])
+        better, worse = ("a", "b") if a >= b else ("b", "a")
+        winner = chance.choices([better, worse, "tie"], weights=[75, 15, 10])[0]
+        api.post(f"/battles/{battle['id']}/vote", json={"winner": winner}).raise_for_status()
+
+
+def shoot(
+    page: Page, url: str, name: str, opened: str = "", then: Callable[[Page], None] | None = None
+) -> None:
+    """The page at both widths, with the <details> `opened` (a selector) open, after `then`."""
     for size, width in ((WIDE, 1280), (NARROW, 390)):
         page.set_viewport_size(size)
         page.goto(url)
         page.wait_for_load_state("networkidle")
         if opened:
             page.locator(opened).evaluate("element => { element.open = true; }")
+        if then is not None:
+            then(page)
         path = OUT / f"{name}-{width}.png"
         page.screenshot(path=str(path), full_page=True)
         print(path.relative_to(OUT.parents[1]))
+
+
+def _voted(page: Page) -> None:
+    """The arena after a vote: the reveal."""
+    page.get_by_role("button", name="A is better").click()
+    page.locator("[data-voted]").wait_for()
 
 
 def main() -> None:
@@ -70,12 +104,15 @@ def main() -> None:
             with httpx.Client(base_url=service.url, timeout=60) as api:
                 demo = api.post("/compare", params={"wait": 30}, json=DEMO).json()
                 api.post("/compare", json=GOING).raise_for_status()
+                vote(api, demo["id"])
             with sync_playwright() as playwright:
                 browser = launch(playwright)
                 page = browser.new_page(viewport=WIDE)
                 shoot(page, f"{service.url}/ui", "runs")
                 shoot(page, f"{service.url}/ui/runs/{demo['id']}", "run", opened="#sent-0-2")
                 shoot(page, f"{service.url}/ui/compare?example=echo", "compare")
+                shoot(page, f"{service.url}/ui/runs/{demo['id']}/arena", "arena", then=_voted)
+                shoot(page, f"{service.url}/ui/leaderboard?run={demo['id']}", "leaderboard")
                 page.set_viewport_size(WIDE)
                 page.goto(f"{service.url}/docs")
                 page.wait_for_selector(".opblock")

@@ -5,7 +5,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response, status
-from pydantic import Field
 
 from app.access.auth import CallerDep
 from app.errors import problems
@@ -21,17 +20,13 @@ from app.judging.schemas import (
     LeaderboardOut,
     RubricOut,
     VoteOut,
+    VoterFilter,
 )
 from app.judging.verdicts import PROMPT_TEMPLATE, RUBRIC
 from app.runs.schemas import RunSummary
 from app.state import StateDep
 
 router = APIRouter(tags=["judging"])
-
-VoterFilter = Annotated[
-    str,
-    Field(min_length=3, max_length=206, pattern=r"^(all|people|judge:[^\x00]*[^\s\x00][^\x00]*)$"),
-]
 
 
 @router.post(

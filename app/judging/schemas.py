@@ -17,6 +17,12 @@ Pair = Annotated[
     Field(min_length=2, max_length=2, description="Two contender labels of the run."),
 ]
 
+VoterFilter = Annotated[
+    str,
+    Field(min_length=3, max_length=206, pattern=r"^(all|people|judge:[^\x00]*[^\s\x00][^\x00]*)$"),
+]
+"""Whose votes a leaderboard scores: `all`, `people` or `judge:MODEL`."""
+
 WINNER_DESCRIPTION = (
     "`a` or `b`: that side's answer is better; `tie`: they are alike; `both_bad`: neither is "
     "acceptable (counted as a tie by the leaderboard)."

@@ -1,9 +1,10 @@
-"""The pages for people, under /ui: the runs, one run side by side, a new comparison.
+"""The pages for people, under /ui: the runs, one run side by side, a new comparison (the
+arena and the leaderboard are in app/web/judging.py).
 
 Thin, like the API's routes: each reads its query, calls the same services the API calls
 (never the API itself over HTTP) and renders a template. Reading works without JavaScript.
-What changes state (new comparison, cancel, retry) is done by the pages' scripts through the
-API itself (`POST /compare`, `POST /runs/{id}/cancel`, ...), as JSON, so the service's
+What changes state (new comparison, cancel, retry, judge) is done by the pages' scripts through
+the API itself (`POST /compare`, `POST /runs/{id}/cancel`, ...), as JSON, so the service's
 protections against forged requests apply to the pages as to any caller.
 """
 
@@ -17,12 +18,13 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.domain import FINISHED_STATUSES, RUN_STATUSES
-from app.errors import InvalidFieldError, NotFoundError, ProblemError
+from app.errors import InvalidFieldError, NotFoundError
 from app.prompt_files import InputError, detect_format, read_prompts
 from app.runs import service
 from app.runs.examples import COMPARE_EXAMPLES
 from app.state import SessionDep, StateDep
 from app.templates import TEMPLATE_NAMES
+from app.web import judging as judging_pages
 from app.web.forms import (
     PARAM_INPUTS,
     RUNS_PER_PAGE,
@@ -34,12 +36,10 @@ from app.web.forms import (
     draft_of,
     read_query,
 )
-from app.web.pages import STATIC_DIR, STATIC_URL, render
+from app.web.pages import STATIC_DIR, STATIC_URL, UI, error_page, render
 from app.web.views import FLAGS_KNOWN, prompt_rows
 
 router = APIRouter(include_in_schema=False)
-
-UI = "/ui"
 
 
 def _wants_html(request: Request) -> bool:
@@ -56,10 +56,6 @@ async def home(request: Request) -> Response:
         "nothing here: the API is described at /openapi.json (try it at /docs); "
         "the pages for people are at /ui"
     )
-
-
-def _error_page(request: Request, problem: ProblemError) -> Response:
-    return render(request, "error.html", status_code=problem.status_code, problem=problem)
 
 
 @router.get(UI)
@@ -85,16 +81,16 @@ async def runs_page(request: Request, session: SessionDep, state: StateDep) -> R
 
 
 @router.get(UI + "/runs/{run_id}")
-async def run_page(run_id: str, request: Request, session: SessionDep) -> Response:
+async def run_page(run_id: str, request: Request, session: SessionDep, state: StateDep) -> Response:
     try:
         wanted = uuid.UUID(run_id)
     except ValueError:
-        return _error_page(request, NotFoundError(f"no run with id {run_id}"))
+        return error_page(request, NotFoundError(f"no run with id {run_id}"))
     query, errors = read_query(RunPageQuery, request.query_params)
     try:
         run = await service.get_detail(session, wanted, query.prompt_offset, query.prompt_limit)
     except NotFoundError as exc:
-        return _error_page(request, exc)
+        return error_page(request, exc)
     return render(
         request,
         "run.html",
@@ -104,6 +100,7 @@ async def run_page(run_id: str, request: Request, session: SessionDep) -> Respon
         errors=errors,
         finished=run.status in FINISHED_STATUSES,
         flags_known=FLAGS_KNOWN,
+        judges=[m.name for m in state.catalogue.describe() if m.available],
     )
 
 
@@ -162,4 +159,5 @@ def install_pages(app: FastAPI, dependencies: Sequence[params.Depends] = ()) -> 
     """The pages and their static files (no route of theirs is in the OpenAPI document);
     `dependencies` guard the pages (not the static files)."""
     app.include_router(router, dependencies=dependencies)
+    app.include_router(judging_pages.router, dependencies=dependencies)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="ui-static")

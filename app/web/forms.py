@@ -5,6 +5,7 @@ A browser's GET form sends every field, empty or not (`?q=&model=`): an empty fi
 API's own types, so the pages refuse what the API refuses, with the same messages.
 """
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -13,6 +14,7 @@ from starlette.datastructures import QueryParams
 
 from app.domain import RunStatus
 from app.fields import Count, Cursor, Name, SearchText, TagFilter
+from app.judging.schemas import VoterFilter
 from app.runs.repository import RunFilters
 
 RUNS_PER_PAGE = 25
@@ -53,6 +55,23 @@ class RunPageQuery(BaseModel):
     prompt_limit: int = Field(default=PROMPTS_PER_PAGE, ge=1, le=500)
     differ: bool = False
     flagged: bool = False
+
+
+class LeaderboardQuery(BaseModel):
+    """The leaderboard page's choice: one run's votes or those of runs with a tag (neither:
+    every run with votes), and whose votes: `?run=&tag=key:value&voter=people`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run: uuid.UUID | None = None
+    tag: TagFilter | None = None
+    voter: VoterFilter = "all"
+
+    def tags(self) -> dict[str, str]:
+        if self.tag is None:
+            return {}
+        key, _, value = self.tag.partition(":")
+        return {key: value}
 
 
 Errors = dict[str, str]

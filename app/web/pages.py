@@ -15,11 +15,13 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from app.errors import ProblemError
 from app.web.views import flags_of
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
-STATIC_URL = "/ui/static"
+UI = "/ui"
+STATIC_URL = UI + "/static"
 
 PAGE_CSP = "; ".join(
     (
@@ -73,3 +75,8 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     """The page `template` filled with `context`, with the pages' security headers."""
     html = environment.get_template(template).render(request=request, **context)
     return HTMLResponse(html, status_code=status_code, headers=security_headers(PAGE_CSP))
+
+
+def error_page(request: Request, problem: ProblemError) -> HTMLResponse:
+    """The problem as a page, with its status."""
+    return render(request, "error.html", status_code=problem.status_code, problem=problem)

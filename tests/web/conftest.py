@@ -4,14 +4,14 @@ with echo models that are slow or fail, and a headless Chromium to drive its pag
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
-from tests.support.browser import launch
+from tests.support.browser import WIDE, launch
 from tests.support.database import admin, database_url
 from tests.support.service_process import ServiceProcess
 
@@ -73,3 +73,28 @@ def browser(live: Live) -> Iterator[Browser]:
         browser = launch(playwright)
         yield browser
         browser.close()
+
+
+@dataclass
+class Tab:
+    page: Page
+    errors: list[str] = field(default_factory=list)  # console errors: CSP refusals among them
+
+    def goto(self, url: str) -> Page:
+        self.page.goto(url)
+        return self.page
+
+
+@pytest.fixture
+def tab(browser: Browser, live: Live) -> Iterator[Tab]:
+    context = browser.new_context(base_url=live.url, viewport=WIDE)
+    tab = Tab(context.new_page())
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            tab.errors.append(message.text)
+
+    tab.page.on("console", console)
+    tab.page.on("pageerror", lambda error: tab.errors.append(str(error)))
+    yield tab
+    context.close()

@@ -4,45 +4,18 @@ table and its toggles, cancel and retry, model output shown as text, the offline
 their Content-Security-Policy, the keyboard and a phone's width."""
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, FilePayload, Page, Route, expect
+from playwright.sync_api import FilePayload, Route, expect
 
-from tests.support.browser import NARROW, WIDE
-from tests.web.conftest import Live
+from tests.support.browser import NARROW
+from tests.web.conftest import Live, Tab
 
 # Starts a service process and drives a browser: `-m 'not slow'` skips it.
 pytestmark = pytest.mark.slow
 
 # How long a page may take to show what a test waits for (runs finish within seconds).
 expect.set_options(timeout=30_000)
-
-
-@dataclass
-class Tab:
-    page: Page
-    errors: list[str] = field(default_factory=list)  # console errors: CSP refusals among them
-
-    def goto(self, url: str) -> Page:
-        self.page.goto(url)
-        return self.page
-
-
-@pytest.fixture
-def tab(browser: Browser, live: Live) -> Iterator[Tab]:
-    context = browser.new_context(base_url=live.url, viewport=WIDE)
-    tab = Tab(context.new_page())
-
-    def console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            tab.errors.append(message.text)
-
-    tab.page.on("console", console)
-    tab.page.on("pageerror", lambda error: tab.errors.append(str(error)))
-    yield tab
-    context.close()
 
 
 def test_a_comparison_made_with_the_form_is_watched_to_its_end(tab: Tab) -> None:
@@ -286,6 +259,7 @@ def test_a_phone_reads_every_page_without_sideways_scrolling(tab: Tab, live: Liv
         page = tab.goto(url)
         assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"], url
     # The table scrolls in its own region: the prompt stays, each answer most of a screen wide.
+    page.locator("#prompt-0").evaluate("row => row.scrollIntoView({block: 'start'})")
     answer = page.locator("#prompt-0 td").nth(0)
     assert answer.evaluate("e => e.getBoundingClientRect().width") >= NARROW["width"] / 2
     prompt = page.locator("#prompt-0 th")

@@ -105,6 +105,7 @@ def test_flags_are_badges_and_rows_with_one_can_be_picked_out() -> None:
         errors={},
         finished=True,
         flags_known=True,
+        judges=["echo"],
     )
     assert page.count('<span class="badge flag">repetitive</span>') == 1
     assert '<tr id="prompt-0" data-differs data-flagged>' in page

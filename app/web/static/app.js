@@ -14,6 +14,23 @@ export async function post(url, body, headers = {}) {
   return { response, data: await readBody(response) };
 }
 
+// A state-changing request to one of the pages' own routes, which answer with a piece of page
+// rendered (and escaped) by the server: its nodes, parsed inertly, ready to put in place.
+export async function postForHtml(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-Requested-With": "llm-compare", Accept: "text/html" },
+    body: JSON.stringify(body ?? {}),
+  });
+  const type = response.headers.get("content-type") || "";
+  if (!type.includes("text/html")) {
+    const data = await readBody(response);
+    throw new Error(data.detail || `The service answered ${response.status}.`);
+  }
+  const parsed = new DOMParser().parseFromString(await response.text(), "text/html");
+  return { response, nodes: [...parsed.body.childNodes].map((node) => document.adoptNode(node)) };
+}
+
 export async function readBody(response) {
   const type = response.headers.get("content-type") || "";
   return type.includes("json") ? response.json() : { detail: await response.text() };
