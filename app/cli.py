@@ -290,17 +290,28 @@ def keys_revoke(
 @projects_cli.command("create")
 def projects_create(
     name: Annotated[str, typer.Argument(help="The project's name.")],
+    monthly_budget_usd: Annotated[
+        float | None,
+        typer.Option(help="What its runs may cost in a calendar month (UTC), in USD."),
+    ] = None,
+    retention_days: Annotated[
+        int | None, typer.Option(help="Its finished runs older than this are deleted.")
+    ] = None,
     direct: Direct = False,
     url: Url = commands.DEFAULT_URL,
 ) -> None:
-    """Make a project (keys and runs belong to one)."""
+    """Make a project (keys and runs belong to one), with its own limits if given."""
     from app.access import service
+    from app.access.schemas import ProjectLimits
 
+    limits = {"monthly_budget_usd": monthly_budget_usd, "retention_days": retention_days}
     made = _access(
         direct,
         url,
-        lambda api: api.post("/projects", {"name": name}),
-        lambda connection: service.create_project(connection, name),
+        lambda api: api.post("/projects", {"name": name, **limits}),
+        lambda connection: service.create_project(
+            connection, name, ProjectLimits.model_validate(limits)
+        ),
     )
     _print_json(made if isinstance(made, dict) else made.model_dump(mode="json"))
 

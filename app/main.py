@@ -103,15 +103,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         listener = Listener(url, news, dispatcher.wake if dispatcher else lambda: None)
         listener.start()
         stack.push_async_callback(listener.stop)
-        if settings.retention_days is not None:
-            sweeper = RetentionSweeper(
-                engine,
-                settings.retention_days,
-                settings.retention_interval_s,
-                settings.retention_batch_size,
-            )
-            sweeper.start()
-            stack.push_async_callback(sweeper.stop)
+        # Always: projects may have a retention of their own (app/runs/retention.py).
+        sweeper = RetentionSweeper(
+            engine,
+            settings.retention_days,
+            settings.retention_interval_s,
+            settings.retention_batch_size,
+        )
+        sweeper.start()
+        stack.push_async_callback(sweeper.stop)
         service = ServiceState(settings, engine, sessions, catalogue, news, dispatcher)
         stack.callback(service.begin_shutdown)  # first thing on the way out
         if app.state.handle_signals:

@@ -58,9 +58,10 @@ async def revoke_key(key_id: uuid.UUID, state: StateDep) -> None:
 )
 async def create_project(body: ProjectRequest, state: StateDep) -> ProjectOut:
     """A project owns runs (and their battles, votes and judgements) and keys; a key sees only
-    its project's runs unless it has the `admin` scope."""
+    its project's runs unless it has the `admin` scope. `monthly_budget_usd` and
+    `retention_days` are its own limits, in place of the service's."""
     async with state.engine.begin() as connection:
-        return await service.create_project(connection, body.name)
+        return await service.create_project(connection, body.name, body)
 
 
 @router.get(

@@ -56,24 +56,33 @@ async def project_id(connection: AsyncConnection, name: str) -> uuid.UUID | None
     return found
 
 
-async def insert_project(connection: AsyncConnection, name: str) -> ProjectRow | None:
+_PROJECT = (
+    projects.id,
+    projects.name,
+    projects.created_at,
+    projects.monthly_budget_usd,
+    projects.retention_days,
+)
+
+
+async def insert_project(
+    connection: AsyncConnection, name: str, limits: dict[str, Any]
+) -> ProjectRow | None:
     """The new project; None if one has this name already."""
     row = (
         await connection.execute(
             insert(ProjectRow)
-            .values(id=uuid.uuid4(), name=name)
+            .values(id=uuid.uuid4(), name=name, **limits)
             .on_conflict_do_nothing(index_elements=["name"])
-            .returning(projects.id, projects.name, projects.created_at)
+            .returning(*_PROJECT)
         )
     ).first()
-    return None if row is None else ProjectRow(id=row.id, name=row.name, created_at=row.created_at)
+    return None if row is None else ProjectRow(**row._mapping)
 
 
 async def list_projects(connection: AsyncConnection) -> Sequence[ProjectRow]:
-    rows = await connection.execute(
-        select(projects.id, projects.name, projects.created_at).order_by(projects.name)
-    )
-    return [ProjectRow(id=r.id, name=r.name, created_at=r.created_at) for r in rows]
+    rows = await connection.execute(select(*_PROJECT).order_by(projects.name))
+    return [ProjectRow(**r._mapping) for r in rows]
 
 
 async def insert_key(connection: AsyncConnection, values: dict[str, object]) -> uuid.UUID:

@@ -39,11 +39,28 @@ class CreatedKey(KeyOut):
     key: str = Field(description="The key itself: shown this once, never stored.")
 
 
-class ProjectRequest(BaseModel):
+class ProjectLimits(BaseModel):
+    monthly_budget_usd: float | None = Field(
+        default=None,
+        ge=0,
+        le=1e9,
+        description="What the project's runs created in a calendar month (UTC) may cost "
+        "together; past it new runs are a 402. Null: the service's LLM_COMPARE_MONTHLY_BUDGET_USD.",
+    )
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=36500,
+        description="The project's finished runs older than this are deleted. Null: the "
+        "service's LLM_COMPARE_RETENTION_DAYS (unset: kept forever).",
+    )
+
+
+class ProjectRequest(ProjectLimits):
     name: Name
 
 
-class ProjectOut(BaseModel):
+class ProjectOut(ProjectLimits):
     id: uuid.UUID
     name: str
     created_at: datetime

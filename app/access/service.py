@@ -7,23 +7,34 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.access import repository as repo
 from app.access import tokens
-from app.access.schemas import CreatedKey, KeyOut, KeyRequest, ProjectOut
+from app.access.schemas import CreatedKey, KeyOut, KeyRequest, ProjectLimits, ProjectOut
 from app.access.scopes import Scope
+from app.db.tables import ProjectRow
 from app.errors import ConflictError, InvalidFieldError, NotFoundError
 
 
-async def create_project(connection: AsyncConnection, name: str) -> ProjectOut:
-    row = await repo.insert_project(connection, name)
+async def create_project(
+    connection: AsyncConnection, name: str, limits: ProjectLimits | None = None
+) -> ProjectOut:
+    wanted = (limits or ProjectLimits()).model_dump(include=set(ProjectLimits.model_fields))
+    row = await repo.insert_project(connection, name, wanted)
     if row is None:
         raise ConflictError(f"a project named {name!r} exists already")
-    return ProjectOut(id=row.id, name=row.name, created_at=row.created_at)
+    return _project(row)
 
 
 async def list_projects(connection: AsyncConnection) -> list[ProjectOut]:
-    return [
-        ProjectOut(id=p.id, name=p.name, created_at=p.created_at)
-        for p in await repo.list_projects(connection)
-    ]
+    return [_project(p) for p in await repo.list_projects(connection)]
+
+
+def _project(row: ProjectRow) -> ProjectOut:
+    return ProjectOut(
+        id=row.id,
+        name=row.name,
+        created_at=row.created_at,
+        monthly_budget_usd=row.monthly_budget_usd,
+        retention_days=row.retention_days,
+    )
 
 
 def _out(key: repo.StoredKey) -> KeyOut:

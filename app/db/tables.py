@@ -105,6 +105,10 @@ class ProjectRow(Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(Text, unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The project's own limits, over the service's (LLM_COMPARE_MONTHLY_BUDGET_USD,
+    # LLM_COMPARE_RETENTION_DAYS); NULL: the service's apply.
+    monthly_budget_usd: Mapped[float | None] = mapped_column(Float)
+    retention_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class ApiKeyRow(Base):

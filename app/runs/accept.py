@@ -22,7 +22,7 @@ from app.runs import repository as runs_repo
 from app.runs.costs import ContenderCosts, check_budget, contender_costs, total_max_cost
 from app.runs.fingerprint import Fingerprints
 from app.runs.schemas import CompareRequest, ContenderIn, DryRun, DryRunContender, PromptIn
-from app.runs.spending import enforce_monthly_budget
+from app.runs.spending import enforce_budgets
 from app.state import ServiceState
 from app.templates import RenderedPrompt, render, rendered_size
 from app.tokens import tokenizer
@@ -271,7 +271,8 @@ async def store_run(
     `parent` the run a replay was made from (app/runs/replay.py). The run belongs to
     `project_id` (default: the creator's) and names the creator's key."""
     prompts, contenders, rendered = _validated(request, catalogue, settings)
-    await enforce_monthly_budget(session, settings.monthly_budget_usd)
+    owner = project_id or creator.project_id
+    await enforce_budgets(session, owner, settings.monthly_budget_usd)
     max_costs: list[list[float | None]] | None = None
     if request.budget_usd is not None:
         costs = _costs(contenders, rendered, catalogue)
@@ -294,7 +295,7 @@ async def store_run(
         cost_usd=0.0 if all(c.price is not None for c in contenders) else None,
         budget_usd=request.budget_usd,
         parent_id=parent,
-        project_id=project_id or creator.project_id,
+        project_id=owner,
         created_by_key_name=creator.key_name,
         created_by_key_prefix=creator.key_prefix,
     )

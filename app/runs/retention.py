@@ -1,5 +1,6 @@
-"""Retention: finished runs older than `LLM_COMPARE_RETENTION_DAYS` are deleted in the
-background, a batch of runs per transaction, as `DELETE /runs/{id}` deletes one.
+"""Retention: finished runs older than `LLM_COMPARE_RETENTION_DAYS`, or than their project's
+own `retention_days`, are deleted in the background, a batch of runs per transaction, as
+`DELETE /runs/{id}` deletes one.
 
 Every process runs the sweep; a transaction-level advisory lock lets one process at a time
 delete, and a process that finds it taken leaves the work to the holder. Runs still going
@@ -14,6 +15,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.db.engine import in_transaction
+from app.db.tables import ProjectRow, RunRow
 from app.runs import repository as runs_repo
 
 log = logging.getLogger(__name__)
@@ -54,10 +56,34 @@ def cutoff(days: int, now: datetime | None = None) -> datetime:
     return (now or datetime.now(UTC)) - timedelta(days=days)
 
 
-class RetentionSweeper:
-    """Deletes runs past `days` every `interval_s`, from start-up on."""
+async def sweep(
+    engine: AsyncEngine, days: int | None, batch_size: int, now: datetime | None = None
+) -> int:
+    """Delete the runs past their retention: each project's own (`projects.retention_days`)
+    for its runs, `days` (the service's; None: forever) for the others. Returns how many."""
+    async with engine.connect() as connection:
+        own = (
+            await connection.execute(
+                select(ProjectRow.id, ProjectRow.retention_days).where(
+                    ProjectRow.retention_days.is_not(None)
+                )
+            )
+        ).all()
+    deleted = 0
+    for project_id, project_days in own:
+        assert project_days is not None  # as selected
+        scope = RunRow.project_id == project_id
+        deleted += await delete_expired_runs(engine, cutoff(project_days, now), batch_size, scope)
+    if days is not None:
+        others = RunRow.project_id.not_in([project_id for project_id, _ in own])
+        deleted += await delete_expired_runs(engine, cutoff(days, now), batch_size, others)
+    return deleted
 
-    def __init__(self, engine: AsyncEngine, days: int, interval_s: float, batch_size: int):
+
+class RetentionSweeper:
+    """Deletes runs past their retention (`sweep`) every `interval_s`, from start-up on."""
+
+    def __init__(self, engine: AsyncEngine, days: int | None, interval_s: float, batch_size: int):
         self._engine = engine
         self._days = days
         self._interval_s = interval_s
@@ -75,11 +101,9 @@ class RetentionSweeper:
     async def _loop(self) -> None:
         while True:
             try:
-                deleted = await delete_expired_runs(
-                    self._engine, cutoff(self._days), self._batch_size
-                )
+                deleted = await sweep(self._engine, self._days, self._batch_size)
                 if deleted:
-                    log.info("deleted %d runs older than %d days", deleted, self._days)
+                    log.info("deleted %d runs past their retention", deleted)
             except Exception:  # the sweep must outlive any one failure
                 log.exception("deleting runs past their retention failed; trying again later")
             await asyncio.sleep(self._interval_s)

@@ -6,11 +6,13 @@ The limit and the runs it covers are parameters, so that one check serves the se
 `LLM_COMPARE_MONTHLY_BUDGET_USD` over every run and a project's own budget over its runs.
 """
 
+import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.tables import ProjectRow, RunRow
 from app.errors import PaymentRequiredError
 from app.runs import repository as runs_repo
 
@@ -45,3 +47,15 @@ async def enforce_monthly_budget(
     now = now or datetime.now(UTC)
     start, _ = month_of(now)
     check_monthly_budget(await runs_repo.spent_since(session, start, scope), limit_usd, now)
+
+
+async def enforce_budgets(
+    session: AsyncSession, project_id: uuid.UUID, service_limit_usd: float | None
+) -> None:
+    """Refuse a new run of this project if the service's monthly budget is spent (over every
+    run) or the project's own (over its runs)."""
+    await enforce_monthly_budget(session, service_limit_usd)
+    own = await session.scalar(
+        select(ProjectRow.monthly_budget_usd).where(ProjectRow.id == project_id)
+    )
+    await enforce_monthly_budget(session, own, RunRow.project_id == project_id)

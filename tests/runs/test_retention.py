@@ -9,7 +9,7 @@ import httpx
 
 from app.config import Settings
 from app.db.engine import create_engine
-from app.runs.retention import RETENTION_LOCK_ID, cutoff, delete_expired_runs
+from app.runs.retention import RETENTION_LOCK_ID, cutoff, delete_expired_runs, sweep
 from tests.support.app import serve
 
 DAYS = 30
@@ -94,3 +94,30 @@ async def test_the_service_deletes_them_in_the_background(
             await asyncio.sleep(0.05)
         assert (await client.get(f"/runs/{old}")).status_code == 404
         assert (await client.get(f"/runs/{young}")).status_code == 200
+
+
+async def test_a_project_keeps_its_runs_as_long_as_it_says(
+    client: httpx.AsyncClient, db_url: str
+) -> None:
+    made = await client.post("/projects", json={"name": "brief", "retention_days": 7})
+    assert made.status_code == 201, made.text
+    assert made.json()["retention_days"] == 7
+    ours, theirs, default = [await _finished_run(client, n) for n in ("ours", "theirs", "x")]
+    for run_id in (ours, theirs, default):
+        await _age(db_url, run_id, 10)  # past the project's 7 days, within the service's 30
+    connection = await asyncpg.connect(db_url)
+    try:
+        await connection.execute(
+            "UPDATE runs SET project_id = $1::uuid WHERE id = $2::uuid", made.json()["id"], ours
+        )
+    finally:
+        await connection.close()
+    engine = create_engine(db_url, pool_size=1)
+    try:
+        assert await sweep(engine, DAYS, batch_size=10) == 1
+        assert await sweep(engine, None, batch_size=10) == 0  # the service keeps the rest
+        assert await sweep(engine, 9, batch_size=10) == 2  # now past the service's too
+    finally:
+        await engine.dispose()
+    assert await _rows(db_url, ours) == (0, 0, 0)
+    assert await _rows(db_url, theirs) == (0, 0, 0)

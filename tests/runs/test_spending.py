@@ -5,6 +5,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from app.config import Settings
@@ -59,3 +60,27 @@ async def test_new_runs_are_refused_once_the_month_is_spent(
         planned = await client.post("/compare", params={"dry_run": "true"}, json=body)
         assert planned.status_code == 200
         assert len((await client.get("/runs")).json()["items"]) == 1
+
+
+async def test_a_projects_own_monthly_budget_refuses_its_runs(
+    tmp_path: Path, make_settings: Callable[..., Settings], fake_openai: FakeOpenAI, db_url: str
+) -> None:
+    limit = 3 * 4 * OUTPUT_PER_MTOK / 1e6  # three answers of 4 tokens; the service has none
+    settings = make_settings(catalogue_file=priced_catalogue(tmp_path, fake_openai.url))
+    body = {"prompts": ["a b c d e"] * 3, "models": ["priced"], "params": {"max_new_tokens": 4}}
+    connection = await asyncpg.connect(db_url)
+    try:
+        # While auth is off every run is the default project's: give it a budget.
+        await connection.execute(
+            "UPDATE projects SET monthly_budget_usd = $1 WHERE name = 'default'", limit
+        )
+    finally:
+        await connection.close()
+    async with serve(settings) as client:
+        listed = (await client.get("/projects")).json()
+        assert [p["monthly_budget_usd"] for p in listed if p["name"] == "default"] == [limit]
+        first = await client.post("/compare", params={"wait": 30}, json=body)
+        assert first.status_code == 200, first.text
+        refused = await client.post("/compare", json=body)
+        assert refused.status_code == 402, refused.text
+        assert "monthly budget" in refused.json()["detail"]
