@@ -59,6 +59,7 @@ RULES: dict[tuple[str, str], Scope | None] = {
     ("POST", "/ui/runs/{run_id}/arena/battles"): A,
     ("POST", "/ui/battles/{battle_id}/vote"): A,
     ("GET", "/ui/leaderboard"): A,
+    ("GET", "/ui/runs/{a}/diff/{b}"): A,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,

@@ -24,6 +24,7 @@ from app.runs import service
 from app.runs.examples import COMPARE_EXAMPLES
 from app.state import SessionDep, StateDep
 from app.templates import TEMPLATE_NAMES
+from app.web import diffs as diff_pages
 from app.web import judging as judging_pages
 from app.web.forms import (
     PARAM_INPUTS,
@@ -160,4 +161,5 @@ def install_pages(app: FastAPI, dependencies: Sequence[params.Depends] = ()) -> 
     `dependencies` guard the pages (not the static files)."""
     app.include_router(router, dependencies=dependencies)
     app.include_router(judging_pages.router, dependencies=dependencies)
+    app.include_router(diff_pages.router, dependencies=dependencies)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="ui-static")

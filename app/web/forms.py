@@ -150,3 +150,13 @@ PARAM_INPUTS: list[tuple[str, str, dict[str, str]]] = [
 ]
 
 UploadFormat = Literal["auto", "jsonl", "csv", "text"]
+
+
+class DiffPageQuery(BaseModel):
+    """The diff page's paging and toggle: `?prompt_offset=&prompt_limit=&only=changed`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    prompt_offset: Count = 0
+    prompt_limit: int = Field(default=PROMPTS_PER_PAGE, ge=1, le=500)
+    only: Literal["changed"] | None = None

@@ -1,5 +1,5 @@
 // The run page: live progress over the run's server-sent events (GET /runs/{id}/events), the
-// prompt toggles, the cancel and retry buttons and the judge's form (through the API, as JSON).
+// prompt toggles, the cancel, retry and replay buttons and the judge's form (through the API, as JSON).
 import { post, refreshLive, show } from "./app.js";
 
 const status = document.getElementById("run-status");
@@ -56,16 +56,27 @@ for (const box of document.querySelectorAll("input[data-hides]")) {
   box.addEventListener("change", applyToggles);
 }
 
+const WORKING = {
+  cancel: "Cancelling…",
+  retry: "Queueing the failed pairs again…",
+  replay: "Replaying the run: the same prompts and contenders, a new run…",
+};
+
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("button[data-action]");
   if (!button) return;
+  const action = button.dataset.action;
   button.disabled = true;
-  show(message, button.dataset.action === "cancel" ? "Cancelling…" : "Queueing the failed pairs again…");
+  show(message, WORKING[action]);
   try {
-    const { response, data } = await post(button.dataset.url);
+    const { response, data } = await post(button.dataset.url, action === "replay" ? {} : undefined);
     if (!response.ok) {
       show(message, data.detail || `The service answered ${response.status}.`);
       button.disabled = false;
+      return;
+    }
+    if (action === "replay") {
+      location.assign(`/ui/runs/${data.id}`);
       return;
     }
     show(message, button.dataset.action === "cancel"
