@@ -105,6 +105,10 @@ def main() -> None:
                 demo = api.post("/compare", params={"wait": 30}, json=DEMO).json()
                 api.post("/compare", json=GOING).raise_for_status()
                 vote(api, demo["id"])
+                # The checkpoint after: the same prompts cut at 4 tokens, to diff with the demo.
+                shorter = {"params": {"max_new_tokens": 4}, "name": "dog training, 4 tokens"}
+                replay = api.post(f"/runs/{demo['id']}/replay", json=shorter).json()
+                api.get(f"/runs/{replay['id']}", params={"wait": 30}).raise_for_status()
             with sync_playwright() as playwright:
                 browser = launch(playwright)
                 page = browser.new_page(viewport=WIDE)
@@ -113,6 +117,8 @@ def main() -> None:
                 shoot(page, f"{service.url}/ui/compare?example=echo", "compare")
                 shoot(page, f"{service.url}/ui/runs/{demo['id']}/arena", "arena", then=_voted)
                 shoot(page, f"{service.url}/ui/leaderboard?run={demo['id']}", "leaderboard")
+                diff = f"{service.url}/ui/runs/{demo['id']}/diff/{replay['id']}"
+                shoot(page, diff, "diff")
                 page.set_viewport_size(WIDE)
                 page.goto(f"{service.url}/docs")
                 page.wait_for_selector(".opblock")
