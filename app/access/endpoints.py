@@ -17,7 +17,7 @@ router = APIRouter(tags=["access"])
     status_code=status.HTTP_201_CREATED,
     response_model=CreatedKey,
     summary="Make an API key",
-    responses=problems(401, 403, 415, 422),
+    responses=problems(400, 401, 403, 415, 422),
 )
 async def create_key(body: KeyRequest, state: StateDep) -> CreatedKey:
     """The key is in this answer only: the service keeps its SHA-256 and its prefix."""
@@ -54,7 +54,7 @@ async def revoke_key(key_id: uuid.UUID, state: StateDep) -> None:
     status_code=status.HTTP_201_CREATED,
     response_model=ProjectOut,
     summary="Make a project",
-    responses=problems(401, 403, 409, 415, 422),
+    responses=problems(400, 401, 403, 409, 415, 422),
 )
 async def create_project(body: ProjectRequest, state: StateDep) -> ProjectOut:
     """A project owns runs (and their battles, votes and judgements) and keys; a key sees only

@@ -87,7 +87,7 @@ class Listener:
                 connection = await asyncpg.connect(
                     self._dsn, timeout=5, server_settings={"application_name": APPLICATION_NAME}
                 )
-            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            except Exception as exc:  # the loop must outlive any one failure
                 log.warning("cannot listen for notifications (%s); retrying", exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RECONNECT_S[1])
@@ -99,6 +99,8 @@ class Listener:
             lost = asyncio.Event()
             connection.add_termination_listener(partial(_on_lost, lost))
             try:
+                if connection.is_closed():  # lost before the listener above could hear it
+                    continue
                 await connection.add_listener(WORK, self._work)
                 await connection.add_listener(RUNS, self._runs)
                 self.connected.set()
@@ -106,7 +108,7 @@ class Listener:
                 self._on_work()
                 await lost.wait()
                 log.warning("lost the notification connection; reconnecting")
-            except (OSError, asyncpg.PostgresError) as exc:
+            except Exception as exc:  # e.g. the connection lost while subscribing
                 log.warning("listening for notifications failed (%s); reconnecting", exc)
             finally:
                 self.connected.clear()
@@ -135,5 +137,5 @@ async def _close(connection: asyncpg.Connection) -> None:
     try:
         async with asyncio.timeout(2):
             await connection.close()
-    except (OSError, asyncpg.PostgresError, TimeoutError):
+    except Exception:  # closing a lost connection: nothing is left to close politely
         connection.terminate()

@@ -286,7 +286,7 @@ async def export_responses(
             "model": RunSummary,
         },
         202: {"description": "Accepted; `Location` names the new run."},
-        **problems(404, 415, 422),
+        **problems(400, 402, 404, 415, 422),
     },
 )
 async def replay_run(
