@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import httpx
-
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.access import service
