@@ -229,7 +229,8 @@ class Settings(BaseSettings):
         min_length=32,
         description="The secret the pages' sign-in cookies are signed with (at least 32 "
         "characters). Unset: one made at first start and kept in the database, which every "
-        "process and restart then shares; set it to rotate it (every session ends).",
+        "process and restart then shares (and whoever reads the database can read); set it "
+        "to keep it elsewhere, or to rotate it (every session ends).",
     )
     secure_cookies: bool = Field(
         default=False,
