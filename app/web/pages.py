@@ -68,7 +68,8 @@ environment = jinja2.Environment(
     lstrip_blocks=True,
 )
 environment.filters.update(when=_when, duration_ms=_duration_ms, count=_count, flags=flags_of)
-environment.globals.update(static=STATIC_URL)
+# No signed-in key unless `render` names one.
+environment.globals.update(static=STATIC_URL, viewer=None, csrf_token="")
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
