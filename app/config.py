@@ -224,6 +224,26 @@ class Settings(BaseSettings):
         description="A bootstrap key with the `admin` scope (for containers: make the other "
         "keys with it). At least 32 characters; `lc_` and `secrets.token_urlsafe(32)` will do.",
     )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="The secret the pages' sign-in cookies are signed with (at least 32 "
+        "characters). Unset: one made at first start and kept in the database, which every "
+        "process and restart then shares (and whoever reads the database can read); set it "
+        "to keep it elsewhere, or to rotate it (every session ends).",
+    )
+    secure_cookies: bool = Field(
+        default=False,
+        description="Mark the sign-in cookie `Secure` (sent over HTTPS only). Turn it on "
+        "whenever people reach the pages over TLS (behind a TLS proxy included); leave it off "
+        "for plain http://localhost.",
+    )
+    session_max_age_s: int = Field(
+        default=12 * 3600,
+        ge=60,
+        le=30 * 24 * 3600,
+        description="How long a sign-in on the pages lasts before the key is asked again.",
+    )
     rate_limit_storage: str = Field(
         default="postgres",
         description="Where per-key request counts are kept: `postgres` (the service's "
@@ -328,6 +348,7 @@ class Settings(BaseSettings):
         "lamini_api_key",
         "openai_api_key",
         "admin_key",
+        "session_secret",
         "auth",
         "otel_traces_exporter",
         "otel_exporter_otlp_endpoint",

@@ -13,6 +13,7 @@ from app import logs, tracing
 from app.access import endpoints as access_endpoints
 from app.access.auth import authorize
 from app.access.ratelimit import KeyRateLimiter, storage_for
+from app.access.sessions import session_cookies
 from app.adapters.registry import AdapterRegistry
 from app.catalogue import endpoints as catalogue_endpoints
 from app.catalogue.service import Catalogue
@@ -35,6 +36,7 @@ from app.server.shutdown import stop_on_signal
 from app.state import ServiceState
 from app.web.docs import install_docs
 from app.web.endpoints import install_pages
+from app.web.login import FORM_PATHS
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,8 @@ Errors are RFC 9457 problem details; validation errors name the offending field.
 carry an `X-Requested-With` header; others are refused (`415`), as a web page could send them.
 With `LLM_COMPARE_AUTH=on`, every route but the probes needs `Authorization: Bearer lc_...`
 (`401` without a usable key, `403` without the route's scope, `429` past the key's rate
-limit); a key sees its own project's runs only (another project's run is a `404`).
+limit); a key sees its own project's runs only (another project's run is a `404`). The pages
+under `/ui` sign in with a key instead (a session cookie; not part of this API).
 """
 
 
@@ -87,6 +90,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.rate_limiter = KeyRateLimiter(storage_for(settings.rate_limit_storage, engine))
         if settings.migrate_on_start:
             await upgrade_to_head(engine)
+        if settings.auth_required():
+            app.state.session_cookies = await session_cookies(engine, settings)
         catalogue = Catalogue.from_settings(settings)
         adapters = AdapterRegistry(settings, catalogue.concurrency)
         stack.push_async_callback(adapters.aclose)
@@ -140,7 +145,7 @@ def create_app(settings: Settings | None = None, *, handle_signals: bool = False
     install_problem_handlers(app)
     # The last added runs first: the Host is checked before anything else.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(JsonOnly)
+    app.add_middleware(JsonOnly, form_paths=FORM_PATHS)
     app.add_middleware(TrustedHost, allowed=allowed_hosts(settings))
     # Each router's routes need the scope app/access/scopes.py gives them; the probes none.
     guarded = {"dependencies": [Depends(authorize)], "responses": problems(401, 403, 429)}

@@ -3,7 +3,8 @@
 Starts `llm-compare serve` (on DATABASE_URL if set, else its embedded PostgreSQL in a
 temporary directory) with the default catalogue, whose keyless echo models answer; fills it
 with a small demo (a finished run with truncated answers and an answer holding markup, shown
-as text, and votes on its answers; a run still going); and writes
+as text, and votes on its answers; a run still going); and writes (the sign-in form from the
+same service started again with LLM_COMPARE_AUTH=on)
 docs/screenshots/PAGE-WIDTH.png at 1280 and 390 px with Debian's Chromium
 (`apt-get install -y chromium`).
 """
@@ -124,6 +125,14 @@ def main() -> None:
                 page.wait_for_selector(".opblock")
                 page.screenshot(path=str(OUT / "docs-1280.png"))
                 print("docs/screenshots/docs-1280.png")
+                browser.close()
+        # The sign-in form, from the same service started again with keys required.
+        guarded = {**env, "LLM_COMPARE_AUTH": "on", "LLM_COMPARE_ADMIN_KEY": "lc_" + "x" * 40}
+        with ServiceProcess(guarded, Path(tmp) / "guarded.log") as service:
+            with sync_playwright() as playwright:
+                browser = launch(playwright)
+                page = browser.new_page(viewport=WIDE)
+                shoot(page, f"{service.url}/ui/compare", "login")
                 browser.close()
 
 

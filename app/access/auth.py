@@ -18,8 +18,9 @@ from app.access import tokens
 from app.access.caller import OPEN, Caller
 from app.access.ratelimit import KeyRateLimiter
 from app.access.scopes import NoRule, Scope, rule_for
+from app.access.sessions import COOKIE, CSRF_HEADER, Session, SessionCookies
 from app.config import Settings
-from app.db.tables import DEFAULT_PROJECT_ID
+from app.db.tables import DEFAULT_PROJECT_ID, DEFAULT_PROJECT_NAME
 from app.errors import ForbiddenError, NotFoundError, UnauthorizedError
 from app.state import get_state
 
@@ -31,6 +32,7 @@ bearer = HTTPBearer(
 )
 
 ADMIN_KEY_NAME = "LLM_COMPARE_ADMIN_KEY"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 Lookup = Callable[[AsyncConnection, uuid.UUID], Awaitable[uuid.UUID | None]]
 
@@ -54,16 +56,18 @@ def _needed_scope(request: Request) -> Scope | None:
         ) from None
 
 
-async def _identify(connection: AsyncConnection, settings: Settings, key: str) -> Caller:
+async def identify(connection: AsyncConnection, settings: Settings, key_digest: str) -> Caller:
+    """The caller whose key has this digest; a 401 when it is unknown or revoked."""
     admin = settings.admin_key.get_secret_value() if settings.admin_key else None
-    if admin is not None and tokens.same_key(key, admin):
+    if admin is not None and tokens.is_digest_of(key_digest, admin):
         return Caller(
             DEFAULT_PROJECT_ID,
             frozenset(Scope),
             key_name=ADMIN_KEY_NAME,
             key_prefix=tokens.prefix_of(admin),
+            project=DEFAULT_PROJECT_NAME,
         )
-    stored = await repo.live_key(connection, tokens.digest(key))
+    stored = await repo.live_key(connection, key_digest)
     if stored is None:
         raise UnauthorizedError("this API key is unknown or revoked")
     await repo.touch_key(connection, stored.id)
@@ -73,6 +77,7 @@ async def _identify(connection: AsyncConnection, settings: Settings, key: str) -
         key_id=stored.id,
         key_name=stored.name,
         key_prefix=stored.prefix,
+        project=stored.project,
         rate_limit_per_minute=stored.rate_limit_per_minute,
     )
 
@@ -94,25 +99,48 @@ async def _check_owned(
             raise NotFoundError(f"no {noun} with id {wanted}")
 
 
+def _session(request: Request) -> Session:
+    """The request's sign-in session; for a request that changes something, only with the
+    session's CSRF token (app/access/sessions.py)."""
+    cookies: SessionCookies = request.app.state.session_cookies
+    session = cookies.read(request.cookies.get(COOKIE))
+    if session is None:
+        raise UnauthorizedError(
+            "this service needs an API key: send `Authorization: Bearer lc_...`, or sign in "
+            "to the pages at /ui/login"
+        )
+    if request.method not in SAFE_METHODS and not session.csrf_matches(
+        request.headers.get(CSRF_HEADER)
+    ):
+        raise ForbiddenError(
+            f"a signed-in page's {request.method} needs the session's CSRF token in the "
+            f"{CSRF_HEADER} header; it is missing or wrong (reload the page)",
+            field=CSRF_HEADER,
+        )
+    request.state.session = session
+    return session
+
+
 async def authorize(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
-    """The caller, or a 401 (no key, an unknown or revoked one), 403 (a key without the
-    scope), 404 (another project's run or battle), 429 (the key's minute is spent)."""
+    """The caller, by a bearer key or else the pages' session cookie, or a 401 (no key, an
+    unknown or revoked one), 403 (a key without the scope; a session's change without its CSRF
+    token), 404 (another project's run or battle), 429 (the key's minute is spent)."""
     settings: Settings = request.app.state.settings
     if not settings.auth_required():
         return OPEN
     needed = _needed_scope(request)
     if needed is None:
         return Caller(DEFAULT_PROJECT_ID, frozenset())
-    if credentials is None:
-        raise UnauthorizedError(
-            "this service needs an API key: send `Authorization: Bearer lc_...`"
-        )
+    if credentials is not None:
+        key_digest = tokens.digest(credentials.credentials)
+    else:
+        key_digest = _session(request).key_digest
     state = get_state(request)
     async with state.engine.begin() as connection:
-        caller = await _identify(connection, settings, credentials.credentials)
+        caller = await identify(connection, settings, key_digest)
     limiter: KeyRateLimiter = request.app.state.rate_limiter
     await limiter.hit(caller)
     if not caller.may(needed):
@@ -122,6 +150,7 @@ async def authorize(
         )
     async with state.engine.connect() as connection:
         await _check_owned(connection, caller, request.path_params)
+    request.state.caller = caller  # for the pages' header
     return caller
 
 

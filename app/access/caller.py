@@ -15,6 +15,8 @@ class Caller:
     key_id: uuid.UUID | None = None
     key_name: str | None = None
     key_prefix: str | None = None
+    project: str | None = None
+    """The project's name, for the pages' header."""
     rate_limit_per_minute: int | None = None
 
     @property

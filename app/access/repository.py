@@ -10,7 +10,7 @@ from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.tables import ApiKeyRow, BattleRow, ProjectRow, RunRow
+from app.db.tables import ApiKeyRow, BattleRow, ProjectRow, RunRow, ServiceSecretRow
 
 keys = ApiKeyRow.__table__.c
 projects = ProjectRow.__table__.c
@@ -149,3 +149,16 @@ async def battle_project(connection: AsyncConnection, battle_id: uuid.UUID) -> u
         .where(BattleRow.id == battle_id)
     )
     return found
+
+
+async def service_secret(connection: AsyncConnection, name: str, candidate: str) -> str:
+    """The secret `name`, stored as `candidate` if it has none yet: every process that asks
+    gets the one value the first of them stored."""
+    await connection.execute(
+        insert(ServiceSecretRow).values(name=name, value=candidate).on_conflict_do_nothing()
+    )
+    secrets = ServiceSecretRow.__table__.c
+    stored: str = (
+        await connection.execute(select(secrets.value).where(secrets.name == name))
+    ).scalar_one()
+    return stored

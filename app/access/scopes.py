@@ -20,7 +20,7 @@ class Scope(StrEnum):
 
 
 PUBLIC = None
-"""For probes and documentation: no key needed, even with auth on."""
+"""For probes, documentation and signing in: no key needed, even with auth on."""
 
 R, W, V, A = Scope.READ, Scope.WRITE, Scope.VOTE, Scope.ADMIN
 
@@ -48,18 +48,21 @@ RULES: dict[tuple[str, str], Scope | None] = {
     ("DELETE", "/keys/{key_id}"): A,
     ("POST", "/projects"): A,
     ("GET", "/projects"): A,
-    # The pages show every project's runs: until they log in with a key of their own, only
-    # an admin key reads them while auth is on.
-    ("GET", "/"): A,
-    ("GET", "/ui"): A,
-    ("GET", "/ui/runs/{run_id}"): A,
-    ("GET", "/ui/compare"): A,
-    ("POST", "/ui/prompts"): A,
-    ("GET", "/ui/runs/{run_id}/arena"): A,
-    ("POST", "/ui/runs/{run_id}/arena/battles"): A,
-    ("POST", "/ui/battles/{battle_id}/vote"): A,
-    ("GET", "/ui/leaderboard"): A,
-    ("GET", "/ui/runs/{a}/diff/{b}"): A,
+    # The pages: a signed-in key (app/access/sessions.py) sees its own project's runs, as
+    # through the API; the compare form reads its prompt files for a run it will send.
+    ("GET", "/"): R,
+    ("GET", "/ui"): R,
+    ("GET", "/ui/runs/{run_id}"): R,
+    ("GET", "/ui/compare"): R,
+    ("POST", "/ui/prompts"): W,
+    ("GET", "/ui/runs/{run_id}/arena"): R,
+    ("POST", "/ui/runs/{run_id}/arena/battles"): V,
+    ("POST", "/ui/battles/{battle_id}/vote"): V,
+    ("GET", "/ui/leaderboard"): R,
+    ("GET", "/ui/runs/{a}/diff/{b}"): R,
+    ("GET", "/ui/login"): PUBLIC,
+    ("POST", "/ui/login"): PUBLIC,
+    ("POST", "/ui/logout"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,

@@ -29,6 +29,6 @@ def prefix_of(key: str) -> str:
     return key[:PREFIX_CHARS]
 
 
-def same_key(key: str, other: str) -> bool:
+def is_digest_of(key_digest: str, key: str) -> bool:
     """Constant-time comparison, for the bootstrap key held in the settings."""
-    return hmac.compare_digest(digest(key), digest(other))
+    return hmac.compare_digest(key_digest, digest(key))

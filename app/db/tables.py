@@ -95,6 +95,7 @@ class Base(DeclarativeBase):
 DEFAULT_PROJECT_ID = uuid.UUID("00000000-0000-0000-0000-000000000001")
 """The project made by the migration: it owns the runs stored before projects existed, and
 every run while auth is off."""
+DEFAULT_PROJECT_NAME = "default"
 
 
 class ProjectRow(Base):
@@ -141,6 +142,17 @@ class RateLimitRow(Base):
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     hits: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ServiceSecretRow(Base):
+    """Secrets the service makes for itself once and every process shares (the pages'
+    cookie-signing secret), so that they survive restarts without being configured."""
+
+    __tablename__ = "service_secrets"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class RunRow(Base):

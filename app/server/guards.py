@@ -71,13 +71,19 @@ _CHECKED_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 class JsonOnly:
     """415 for a state-changing request that is neither JSON nor sent with
-    `X-Requested-With`: a body-less POST must carry one of the two as well."""
+    `X-Requested-With`: a body-less POST must carry one of the two as well. `form_paths` are
+    exempt: HTML forms post to them, and they refuse cross-site requests themselves."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, form_paths: frozenset[str] = frozenset()) -> None:
         self.app = app
+        self.form_paths = form_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in _CHECKED_METHODS:
+        if (
+            scope["type"] == "http"
+            and scope["method"] in _CHECKED_METHODS
+            and scope["path"] not in self.form_paths
+        ):
             headers = dict(scope["headers"])
             content_type = headers.get(b"content-type", b"").decode("latin-1")
             if not _is_json(content_type) and b"x-requested-with" not in headers:

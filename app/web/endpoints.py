@@ -5,7 +5,9 @@ Thin, like the API's routes: each reads its query, calls the same services the A
 (never the API itself over HTTP) and renders a template. Reading works without JavaScript.
 What changes state (new comparison, cancel, retry, judge) is done by the pages' scripts through
 the API itself (`POST /compare`, `POST /runs/{id}/cancel`, ...), as JSON, so the service's
-protections against forged requests apply to the pages as to any caller.
+protections against forged requests apply to the pages as to any caller. With auth on, the
+pages see what the signed-in key sees (app/web/login.py): `authorize` has already refused
+another project's run by the path's id; the lists are filtered to the key's project here.
 """
 
 import io
@@ -17,8 +19,9 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response, params
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from app.access.auth import CallerDep
 from app.domain import FINISHED_STATUSES, RUN_STATUSES
-from app.errors import InvalidFieldError, NotFoundError
+from app.errors import InvalidFieldError, NotFoundError, ProblemError
 from app.prompt_files import InputError, detect_format, read_prompts
 from app.runs import service
 from app.runs.examples import COMPARE_EXAMPLES
@@ -26,6 +29,7 @@ from app.state import SessionDep, StateDep
 from app.templates import TEMPLATE_NAMES
 from app.web import diffs as diff_pages
 from app.web import judging as judging_pages
+from app.web import login as login_pages
 from app.web.forms import (
     PARAM_INPUTS,
     RUNS_PER_PAGE,
@@ -60,12 +64,15 @@ async def home(request: Request) -> Response:
 
 
 @router.get(UI)
-async def runs_page(request: Request, session: SessionDep, state: StateDep) -> Response:
+async def runs_page(
+    request: Request, session: SessionDep, state: StateDep, caller: CallerDep
+) -> Response:
     query, errors = read_query(RunsQuery, request.query_params)
     page = None
     if not errors:
+        filters = query.filters(caller.visible_project)
         try:
-            page = await service.list_page(session, query.filters(), RUNS_PER_PAGE, query.cursor)
+            page = await service.list_page(session, filters, RUNS_PER_PAGE, query.cursor)
         except InvalidFieldError as exc:
             errors[exc.field or "q"] = exc.detail
     return render(
@@ -158,8 +165,11 @@ async def read_prompt_file(
 
 def install_pages(app: FastAPI, dependencies: Sequence[params.Depends] = ()) -> None:
     """The pages and their static files (no route of theirs is in the OpenAPI document);
-    `dependencies` guard the pages (not the static files)."""
+    `dependencies` guard the pages (not the static files, nor signing in); a page's refusal
+    is a page (app/web/login.py `page_problem`)."""
     app.include_router(router, dependencies=dependencies)
     app.include_router(judging_pages.router, dependencies=dependencies)
     app.include_router(diff_pages.router, dependencies=dependencies)
+    app.include_router(login_pages.router)
+    app.add_exception_handler(ProblemError, login_pages.page_problem)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="ui-static")

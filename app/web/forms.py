@@ -32,13 +32,16 @@ class RunsQuery(BaseModel):
     tag: TagFilter | None = None
     cursor: Cursor | None = None
 
-    def filters(self) -> RunFilters:
+    def filters(self, project_id: uuid.UUID | None) -> RunFilters:
+        """The search, in `project_id`'s runs (None: every project's)."""
         tags = None
         if self.tag is not None:
             key, _, value = self.tag.partition(":")
             tags = {key: value}
         statuses = (self.status,) if self.status else ()
-        return RunFilters(statuses=statuses, model=self.model, tags=tags, text=self.q)
+        return RunFilters(
+            statuses=statuses, model=self.model, tags=tags, text=self.q, project_id=project_id
+        )
 
     def link(self, **changes: str | None) -> dict[str, str]:
         """The query string of this search with `changes` (None removes a field)."""

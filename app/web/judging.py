@@ -12,6 +12,7 @@ import uuid
 
 from fastapi import APIRouter, Request, Response
 
+from app.access.auth import CallerDep
 from app.errors import ConflictError, NotFoundError
 from app.judging import board, service
 from app.judging.schemas import BattleVote
@@ -68,11 +69,13 @@ async def arena_vote(
 
 
 @router.get(UI + "/leaderboard")
-async def leaderboard_page(request: Request, state: StateDep) -> Response:
+async def leaderboard_page(request: Request, state: StateDep, caller: CallerDep) -> Response:
     query, errors = read_query(LeaderboardQuery, request.query_params)
     runs_named = [query.run] if query.run is not None else []
     try:
-        scores = await board.board(state, runs_named, query.tags(), query.voter, BOOTSTRAP, SEED)
+        scores = await board.board(
+            state, runs_named, query.tags(), query.voter, BOOTSTRAP, SEED, caller.visible_project
+        )
     except NotFoundError as exc:
         return error_page(request, exc)
     bars, ticks = score_bars(scores)

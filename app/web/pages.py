@@ -68,12 +68,20 @@ environment = jinja2.Environment(
     lstrip_blocks=True,
 )
 environment.filters.update(when=_when, duration_ms=_duration_ms, count=_count, flags=flags_of)
-environment.globals.update(static=STATIC_URL)
+# No signed-in key unless `render` names one.
+environment.globals.update(static=STATIC_URL, viewer=None, csrf_token="")
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """The page `template` filled with `context`, with the pages' security headers."""
-    html = environment.get_template(template).render(request=request, **context)
+    """The page `template` filled with `context`, with the pages' security headers; the
+    header names the signed-in key (`authorize` leaves it and the session on the request)."""
+    session = getattr(request.state, "session", None)
+    html = environment.get_template(template).render(
+        request=request,
+        viewer=getattr(request.state, "caller", None),
+        csrf_token=session.csrf_token if session is not None else "",
+        **context,
+    )
     return HTMLResponse(html, status_code=status_code, headers=security_headers(PAGE_CSP))
 
 

@@ -1,5 +1,6 @@
 """The authorization matrix: every route of the app x {no key, a revoked key, another
-project's key, a key of each scope}, generated from `app.routes`, so that a new endpoint
+project's key, a key of each scope, each scope's key signed in to the pages (a session cookie
+with its CSRF token, and without it)}, generated from `app.routes`, so that a new endpoint
 without a rule in app/access/scopes.py fails here."""
 
 import uuid
@@ -15,7 +16,7 @@ from starlette.routing import Route
 from app.access.caller import Caller
 from app.access.scopes import RULES, NoRule, Scope, rule_for
 from app.main import create_app
-from tests.support.access import ADMIN_KEY, bearer, make_key, make_project
+from tests.support.access import ADMIN_KEY, bearer, make_key, make_project, sign_in
 from tests.support.app import serve
 from tests.support.database import admin, database_url
 from tests.support.judging import JSON
@@ -53,6 +54,7 @@ def test_every_route_has_a_rule_and_every_rule_a_route() -> None:
 class World:
     client: httpx.AsyncClient
     keys: dict[str, str]  # scope name, "revoked", "other project" -> key
+    sessions: dict[str, dict[str, str]]  # scope name -> its signed-in cookie and CSRF headers
     run_id: str
     battle_id: str
     spare_key_id: str
@@ -92,7 +94,8 @@ async def world(template_database: str) -> AsyncIterator[World]:
             assert (
                 await client.delete(f"/keys/{revoked.id}", headers=bearer(ADMIN_KEY))
             ).status_code == 204
-            world = World(client, keys, "", "", str(spare.id))
+            sessions = {s.value: await sign_in(client, keys[s.value]) for s in Scope}
+            world = World(client, keys, sessions, "", "", str(spare.id))
             world.run_id = await world.fresh_run()
             battle = await client.post(
                 f"/runs/{world.run_id}/battles", headers={**bearer(keys["vote"]), **JSON}
@@ -104,17 +107,29 @@ async def world(template_database: str) -> AsyncIterator[World]:
         await admin(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
+def _is_page(method: str, path: str) -> bool:
+    return method == "GET" and (path == "/" or path.startswith("/ui"))
+
+
 def _problem(response: httpx.Response, status: int) -> None:
+    """A refusal: problem details from the API, a page with the status from the pages."""
     assert response.status_code == status, response.text
+    path = response.request.url.path
+    if _is_page(response.request.method, path):
+        assert response.headers["content-type"].startswith("text/html"), response.text
+        return
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["status"] == status
 
 
-async def _call(world: World, method: str, path: str, key: str | None) -> httpx.Response:
+async def _call(
+    world: World, method: str, path: str, key: str | None, session: dict[str, str] | None = None
+) -> httpx.Response:
     """`method path` with the world's run and battle in it (a fresh run for a request that
-    passes the access check: it may cancel, judge or delete its run)."""
+    passes the access check: it may cancel, judge or delete its run), sent with `key`, or
+    with a signed-in `session`'s headers."""
     run_id = world.run_id
-    passes = key is not None and key in (world.keys["admin"], *world.keys.values())
+    passes = (key is not None and key in world.keys.values()) or session is not None
     if (
         ("{run_id}" in path or "{a}" in path)
         and passes
@@ -124,7 +139,7 @@ async def _call(world: World, method: str, path: str, key: str | None) -> httpx.
     url = path.format(
         run_id=run_id, a=run_id, b=run_id, battle_id=world.battle_id, key_id=world.spare_key_id
     )
-    headers = {**JSON, **(bearer(key) if key else {})}
+    headers = {**JSON, **(bearer(key) if key else {}), **(session or {})}
     if path == "/" or path.startswith("/ui"):
         headers["Accept"] = "text/html"  # as a browser asks for a page
     body: Any = {} if method in ("POST", "PUT", "PATCH") else None
@@ -143,8 +158,13 @@ async def test_route(world: World, method: str, path: str) -> None:
         assert revoked.status_code not in refusals, revoked.text
         return
     for refused in (no_key, revoked):
+        if _is_page(method, path) and refused is no_key:  # a browser, to the sign-in form
+            assert refused.status_code == 303, refused.text
+            assert refused.headers["location"].startswith("/ui/login?next=/")
+            continue
         _problem(refused, 401)
-        assert refused.headers["www-authenticate"] == "Bearer"
+        if not _is_page(method, path):
+            assert refused.headers["www-authenticate"] == "Bearer"
 
     other = await _call(world, method, path, world.keys["other project"])
     if rule == Scope.ADMIN:
@@ -160,4 +180,26 @@ async def test_route(world: World, method: str, path: str) -> None:
             assert answer.status_code not in (*refusals, 404), (scope, answer.text)
         else:
             _problem(answer, 403)
-            assert f"`{rule}`" in answer.json()["detail"]
+            assert f"`{rule}`" in answer.text
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
+async def test_route_signed_in(world: World, method: str, path: str) -> None:
+    """A key signed in to the pages may do through its session cookie what it may do with
+    `Authorization: Bearer`, no more; a change also needs the session's CSRF token."""
+    rule = rule_for(method, path)
+    if rule is None:
+        return  # public: covered above
+    for scope in Scope:
+        session = world.sessions[scope.value]
+        answer = await _call(world, method, path, None, session)
+        if Caller(uuid.uuid4(), frozenset({scope})).may(rule):
+            assert answer.status_code not in (401, 403, 404), (scope, answer.text)
+        else:
+            _problem(answer, 403)
+        if method in ("POST", "PUT", "PATCH", "DELETE"):
+            no_token = {k: v for k, v in session.items() if k != "X-CSRF-Token"}
+            for sent in (no_token, {**no_token, "X-CSRF-Token": "forged"}):
+                refused = await _call(world, method, path, None, sent)
+                _problem(refused, 403)
+                assert refused.json()["errors"][0]["field"] == "X-CSRF-Token"

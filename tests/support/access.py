@@ -1,13 +1,17 @@
-"""Projects and keys made straight on a test database, and the header that sends a key."""
+"""Projects and keys made straight on a test database, the header that sends a key, and a
+signed-in page session's headers."""
 
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.access import service
 from app.access.schemas import CreatedKey, KeyRequest
 from app.access.scopes import Scope
+from app.access.sessions import COOKIE, CSRF_HEADER
 from app.db.engine import create_engine
 
 # The bootstrap key the tests give LLM_COMPARE_ADMIN_KEY.
@@ -48,3 +52,21 @@ async def make_key(
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+
+
+async def sign_in(client: httpx.AsyncClient, key: str) -> dict[str, str]:
+    """Sign in to the pages with `key` as a browser does; the headers that then send its
+    session cookie and CSRF token (the client's own cookie jar is left empty)."""
+    response = await client.post(
+        "/ui/login", data={"key": key, "next": "/ui"}, headers={"Origin": str(client.base_url)}
+    )
+    assert response.status_code == 303, response.text
+    cookie = {"Cookie": f"{COOKIE}={response.cookies[COOKIE]}"}
+    client.cookies.clear()
+    page = await client.get("/ui", headers={**cookie, "Accept": "text/html"})
+    found = CSRF_META.search(page.text)
+    assert found, page.text
+    return {**cookie, CSRF_HEADER: found.group(1)}

@@ -3,12 +3,22 @@
 
 document.documentElement.classList.add("js");
 
-// A state-changing request to the service's API. JSON, as the service requires of a POST
-// (it refuses others, which a page on another site could send); errors are RFC 9457 problems.
+// JSON, as the service requires of a POST (it refuses others, which a page on another site
+// could send).
+const JSON_HEADERS = { "Content-Type": "application/json", "X-Requested-With": "llm-compare" };
+
+// What a state-changing request of a page signed in with a key also sends: the session's
+// CSRF token, which the server put in the page's <meta> (absent while auth is off).
+export function csrfHeaders() {
+  const csrf = document.querySelector('meta[name="csrf-token"]');
+  return csrf ? { "X-CSRF-Token": csrf.content } : {};
+}
+
+// A state-changing request to the service's API; errors are RFC 9457 problems.
 export async function post(url, body, headers = {}) {
   const response = await fetch(url, {
     method: "POST",
-    headers: { "Content-Type": "application/json", "X-Requested-With": "llm-compare", ...headers },
+    headers: { ...JSON_HEADERS, ...csrfHeaders(), ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { response, data: await readBody(response) };
@@ -19,7 +29,7 @@ export async function post(url, body, headers = {}) {
 export async function postForHtml(url, body) {
   const response = await fetch(url, {
     method: "POST",
-    headers: { "Content-Type": "application/json", "X-Requested-With": "llm-compare", Accept: "text/html" },
+    headers: { ...JSON_HEADERS, ...csrfHeaders(), Accept: "text/html" },
     body: JSON.stringify(body ?? {}),
   });
   const type = response.headers.get("content-type") || "";

@@ -2,7 +2,7 @@
 // service, with the command line's rules: POST /ui/prompts), send POST /compare as JSON, then
 // go to the run's page. The service's errors name fields such as `models[1].template`, which
 // are the names of this form's controls: each error is shown next to its control.
-import { post, readBody, show } from "./app.js";
+import { csrfHeaders, post, readBody, show } from "./app.js";
 
 const form = document.getElementById("compare-form");
 const list = document.getElementById("contender-list");
@@ -102,7 +102,7 @@ async function prompts() {
   const query = file ? `name=${encodeURIComponent(file.name)}` : "name=pasted%20prompts&format=text";
   const response = await fetch(`/ui/prompts?${query}`, {
     method: "POST",
-    headers: { "Content-Type": "application/octet-stream", "X-Requested-With": "llm-compare" },
+    headers: { "Content-Type": "application/octet-stream", "X-Requested-With": "llm-compare", ...csrfHeaders() },
     body: file || value("prompts"),
   });
   const data = await readBody(response);
