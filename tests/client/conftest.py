@@ -1,17 +1,15 @@
 """A live service on 127.0.0.1 for the command-line tests, and a way to run the real command."""
 
-import json
 import os
 import subprocess
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from tests.support.database import admin, database_url
-from tests.support.service_process import LLM_COMPARE, ServiceProcess
+from tests.support.database import scratch_database
+from tests.support.service_process import LLM_COMPARE, service_with_models
 
 # Echo models with the behaviours the tests need; answers repeat the prompt.
 CATALOGUE = [
@@ -51,25 +49,12 @@ class Live:
 
 @pytest.fixture(scope="module")
 async def live_db(template_database: str) -> AsyncIterator[str]:
-    name = f"llmc_cli_{uuid.uuid4().hex[:12]}"
-    await admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-    yield database_url(name)
-    await admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+    async with scratch_database(template_database, "llmc_cli") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def live(live_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     folder = tmp_path_factory.mktemp("live")
-    catalogue = folder / "catalogue.json"
-    catalogue.write_text(json.dumps({"models": CATALOGUE}))
-    env = {
-        "DATABASE_URL": live_db,
-        "LLM_COMPARE_CATALOGUE_FILE": str(catalogue),
-        "LLM_COMPARE_MIGRATE_ON_START": "false",
-        "LLM_COMPARE_MAX_ATTEMPTS": "2",
-        "LLM_COMPARE_RETRY_INITIAL_S": "0.01",
-        "LLM_COMPARE_POLL_INTERVAL_S": "0.1",
-    }
-    with ServiceProcess(env, folder / "service.log") as service:
-        with httpx.Client(base_url=service.url, timeout=30) as api:
-            yield Live(service.url, api)
+    with service_with_models(live_db, folder, CATALOGUE, timeout=30) as (service, api):
+        yield Live(service.url, api)

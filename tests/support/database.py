@@ -1,6 +1,9 @@
 """The test PostgreSQL server: its URL, a database's URL, and statements run as its admin."""
 
 import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 
@@ -20,3 +23,14 @@ async def admin(sql: str) -> None:
         await connection.execute(sql)
     finally:
         await connection.close()
+
+
+@asynccontextmanager
+async def scratch_database(template: str, prefix: str) -> AsyncIterator[str]:
+    """A database of its own copied from `template` (migrated), dropped afterwards: its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    await admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield database_url(name)
+    finally:
+        await admin(f'DROP DATABASE "{name}" WITH (FORCE)')

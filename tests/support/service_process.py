@@ -1,11 +1,14 @@
 """Run the real `llm-compare serve` command as a child process, for crash and scale tests."""
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -80,3 +83,24 @@ class ServiceProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+
+
+@contextmanager
+def service_with_models(
+    database: str, folder: Path, models: Sequence[object], timeout: float = 30
+) -> Iterator[tuple[ServiceProcess, httpx.Client]]:
+    """A service on `database` (already migrated) whose catalogue is `models`, retrying
+    quickly and polling often, and an HTTP client for it."""
+    catalogue = folder / "catalogue.json"
+    catalogue.write_text(json.dumps({"models": models}))
+    env = {
+        "DATABASE_URL": database,
+        "LLM_COMPARE_CATALOGUE_FILE": str(catalogue),
+        "LLM_COMPARE_MIGRATE_ON_START": "false",
+        "LLM_COMPARE_MAX_ATTEMPTS": "2",
+        "LLM_COMPARE_RETRY_INITIAL_S": "0.01",
+        "LLM_COMPARE_POLL_INTERVAL_S": "0.1",
+    }
+    with ServiceProcess(env, folder / "service.log") as service:
+        with httpx.Client(base_url=service.url, timeout=timeout) as api:
+            yield service, api

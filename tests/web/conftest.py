@@ -1,8 +1,6 @@
 """A live service for the browser tests: the real `llm-compare serve` on the real PostgreSQL,
 with echo models that are slow or fail, and a headless Chromium to drive its pages."""
 
-import json
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,8 +10,8 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from tests.support.browser import WIDE, launch
-from tests.support.database import admin, database_url
-from tests.support.service_process import ServiceProcess
+from tests.support.database import scratch_database
+from tests.support.service_process import service_with_models
 
 CATALOGUE = [
     # One call at a time, each a while: runs stay going long enough to watch and to cancel.
@@ -41,28 +39,15 @@ class Live:
 
 @pytest.fixture(scope="module")
 async def live_db(template_database: str) -> AsyncIterator[str]:
-    name = f"llmc_web_{uuid.uuid4().hex[:12]}"
-    await admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-    yield database_url(name)
-    await admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+    async with scratch_database(template_database, "llmc_web") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def live(live_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     folder = tmp_path_factory.mktemp("web")
-    catalogue = folder / "catalogue.json"
-    catalogue.write_text(json.dumps({"models": CATALOGUE}))
-    env = {
-        "DATABASE_URL": live_db,
-        "LLM_COMPARE_CATALOGUE_FILE": str(catalogue),
-        "LLM_COMPARE_MIGRATE_ON_START": "false",
-        "LLM_COMPARE_MAX_ATTEMPTS": "2",
-        "LLM_COMPARE_RETRY_INITIAL_S": "0.01",
-        "LLM_COMPARE_POLL_INTERVAL_S": "0.1",
-    }
-    with ServiceProcess(env, folder / "service.log") as service:
-        with httpx.Client(base_url=service.url, timeout=60) as api:
-            yield Live(service.url, api)
+    with service_with_models(live_db, folder, CATALOGUE, timeout=60) as (service, api):
+        yield Live(service.url, api)
 
 
 @pytest.fixture(scope="module")
