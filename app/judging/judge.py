@@ -15,15 +15,17 @@ gets one vote, and a crash in between loses nothing: the answers stay on their r
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 from itertools import combinations
 from typing import Any, cast
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.access.caller import OPEN, Caller
 from app.access.repository import run_project
 from app.db.engine import in_transaction, transaction
+from app.db.tables import RunRow
 from app.domain import GenerationParams, JudgementStatus, JudgeVerdict, ModelSpec
 from app.errors import ConflictError, InvalidFieldError
 from app.judging import judgements as store
@@ -35,6 +37,7 @@ from app.judging.schemas import (
     JudgementOut,
     JudgementsOut,
     JudgeRequest,
+    JudgeSettings,
     VotedAnswer,
 )
 from app.judging.service import contender_pair, run_not_found
@@ -52,14 +55,38 @@ _PROMPT_RANGE = 1000
 Pair = tuple[int, Answer, Answer]  # a prompt, and the answers of its two contenders in run order
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What a judge is asked with: the model, the rubric, the longest prompt it may be sent."""
+
+    spec: ModelSpec
+    rubric: str
+    max_chars: int
+
+
+def plan(state: ServiceState, request: JudgeSettings) -> Plan:
+    """The judge and rubric of a request, checked: 422 naming `judge` or `rubric`."""
+    spec = _judge(state, request.judge)
+    rubric = request.rubric or RUBRIC
+    return Plan(spec, rubric, _prompt_chars(state, spec, rubric))
+
+
+@dataclass(frozen=True)
+class Order:
+    """One judge call: `a` shown as A, `b` as B, both answering `question` (the text of
+    `a`'s prompt). `b` may be another run's answer: a judgement across two runs."""
+
+    question: str
+    a: Answer
+    b: Answer
+
+
 async def start(
     state: ServiceState, run_id: uuid.UUID, request: JudgeRequest, caller: Caller = OPEN
 ) -> RunSummary:
     """The judging run, in the judged run's project: both orders of each pair of `run_id`'s
     succeeded answers that this judge has not judged yet, within `max_prompts` prompts."""
-    spec = _judge(state, request.judge)
-    rubric = request.rubric or RUBRIC
-    max_chars = _prompt_chars(state, spec, rubric)
+    judge = plan(state, request)
     # The answers already given are read first: a pair whose judgements have no verdict is
     # judged again.
     await settle_judged(state.engine, [run_id])
@@ -78,52 +105,88 @@ async def start(
                 "judged by it already"
             )
         texts = await store.prompt_texts(connection, run.id, found[0][0], found[-1][0] + 1)
-        orders = [(p, a, b) for p, lo, hi in found for a, b in ((lo, hi), (hi, lo))]
-        prompts = [
-            PromptIn(
-                text=judge_prompt(rubric, texts[p], a.output, b.output, max_chars),
-                key=f"prompt {p}: answer {a.id} as A, {b.id} as B",
-            )
-            for p, a, b in orders
-        ]
-        _check_run_size(state, spec, prompts)
-        params = GenerationParams(temperature=0).merged(request.params)
-        compare = CompareRequest(
-            prompts=list(prompts),
-            models=[ContenderIn(model=spec.name)],
-            params=params,
-            name=f"judge {spec.name}: {run.name or run.id}"[:200],
-        )
-        judging = await store_run(
+        orders = [Order(texts[p], *order) for p, lo, hi in found for order in both_orders(lo, hi)]
+        judging = await ask(
+            state,
             session,
-            compare,
-            state.catalogue,
-            state.settings,
-            judges=run_id,
-            creator=caller,
-            project_id=await run_project(connection, run_id),
+            judge,
+            request.params,
+            orders,
+            name=f"judge {judge.spec.name}: {run.name or run.id}",
+            judged_run_id=run_id,
+            caller=caller,
         )
-        asked = await store.responses_by_prompt(connection, judging.id)
-        await store.insert_judgements(
-            connection,
-            [
-                {
-                    "judging_run_id": judging.id,
-                    "judge_response_id": asked[i],
-                    "judged_run_id": run_id,
-                    "judge": spec.name,
-                    "prompt_position": p,
-                    "a_response_id": a.id,
-                    "b_response_id": b.id,
-                    "a_contender": a.contender_index,
-                    "b_contender": b.contender_index,
-                }
-                for i, (p, a, b) in enumerate(orders)
-            ],
+    return started(state, judging, len(orders))
+
+
+def both_orders(first: Answer, second: Answer) -> tuple[tuple[Answer, Answer], ...]:
+    """Each pair is judged in both orders: a judge's position bias cancels out."""
+    return (first, second), (second, first)
+
+
+async def ask(
+    state: ServiceState,
+    session: AsyncSession,
+    judge: Plan,
+    params: GenerationParams | None,
+    orders: Sequence[Order],
+    name: str,
+    judged_run_id: uuid.UUID,
+    caller: Caller,
+) -> RunRow:
+    """The judging run of these orders, and a judgement per order, in the session's
+    transaction; the run is `judged_run_id`'s project's and says it judges that run."""
+    connection = await session.connection()
+    prompts = [
+        PromptIn(
+            text=judge_prompt(judge.rubric, o.question, o.a.output, o.b.output, judge.max_chars),
+            key=f"prompt {o.a.prompt_position}: answer {o.a.id} as A, {o.b.id} as B",
         )
+        for o in orders
+    ]
+    _check_run_size(state, judge.spec, prompts)
+    compare = CompareRequest(
+        prompts=list(prompts),
+        models=[ContenderIn(model=judge.spec.name)],
+        params=GenerationParams(temperature=0).merged(params),
+        name=name[:200],
+    )
+    judging = await store_run(
+        session,
+        compare,
+        state.catalogue,
+        state.settings,
+        judges=judged_run_id,
+        creator=caller,
+        project_id=await run_project(connection, judged_run_id),
+    )
+    asked = await store.responses_by_prompt(connection, judging.id)
+    await store.insert_judgements(
+        connection,
+        [
+            {
+                "judging_run_id": judging.id,
+                "judge_response_id": asked[i],
+                "judged_run_id": o.a.run_id,
+                "other_run_id": o.b.run_id if o.b.run_id != o.a.run_id else None,
+                "judge": judge.spec.name,
+                "prompt_position": o.a.prompt_position,
+                "a_response_id": o.a.id,
+                "b_response_id": o.b.id,
+                "a_contender": o.a.contender_index,
+                "b_contender": o.b.contender_index,
+            }
+            for i, o in enumerate(orders)
+        ],
+    )
+    return judging
+
+
+def started(state: ServiceState, judging: RunRow, calls: int) -> RunSummary:
+    """Once the judging run is committed: the dispatcher woken, and the run's summary."""
     if state.dispatcher is not None:
         state.dispatcher.wake()
-    return summary(judging, {"queued": len(orders)})
+    return summary(judging, {"queued": calls})
 
 
 def _judge(state: ServiceState, name: str) -> ModelSpec:
@@ -260,18 +323,19 @@ async def judgements_of(
         statuses = await store.call_statuses(connection, waiting)
         shown = every[offset : offset + limit]
         calls = await store.calls(connection, [j.judge_response_id for j in shown])
-        contenders = (await repo.contenders_of(connection, [judged_run_id]))[judged_run_id]
+        runs = {run for j in shown for run in (j.judged_run_id, j.other_run_id) if run}
+        contenders = await repo.contenders_of(connection, sorted(runs))
 
-    def answer(response_id: int, index: int) -> VotedAnswer:
-        c: dict[str, Any] = contenders[index]
+    def answer(response_id: int, run_id: uuid.UUID, index: int) -> VotedAnswer:
+        c: dict[str, Any] = contenders[run_id][index]
         return VotedAnswer(response_id=response_id, label=c["label"], model=c["model"])
 
     def item(j: store.Judgement) -> JudgementOut:
         call = calls[j.judge_response_id]
         return JudgementOut(
             prompt_index=j.prompt_position,
-            a=answer(j.a_response_id, j.a_contender),
-            b=answer(j.b_response_id, j.b_contender),
+            a=answer(j.a_response_id, j.judged_run_id, j.a_contender),
+            b=answer(j.b_response_id, j.other_run_id or j.judged_run_id, j.b_contender),
             status=_reported(j, call.status),
             verdict=j.verdict,
             error=j.error or call.error,
@@ -281,6 +345,9 @@ async def judgements_of(
     return JudgementsOut(
         judging_run_id=judging_run_id,
         judged_run_id=judged_run_id,
+        other_run_id=next(
+            (j.other_run_id for j in every if j.judged_run_id == judged_run_id), None
+        ),
         judge=judging_contenders[0]["model"],
         counts=_counts(every, statuses),
         offset=offset,
