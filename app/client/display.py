@@ -274,6 +274,14 @@ def _signed(value: float | None) -> str:
     return "" if value is None else f"{round(value):+d}"
 
 
+def _win_cell(win: dict[str, Any] | None) -> str:
+    """b's win rate over a with its interval and votes, e.g. `83% (44–97%) of 6`."""
+    if win is None:
+        return "–"
+    interval = f"{100 * win['ci_low']:.0f}–{100 * win['ci_high']:.0f}%"
+    return f"{win['rate']:.0%} ({interval}) of {win['votes']}"
+
+
 def _flag_cells(c: dict[str, Any]) -> str:
     """The flags and failures whose rate is not 0 on both sides: a → b (p), worse in red."""
     cells = []
@@ -298,7 +306,7 @@ def diff_view(diff: dict[str, Any], width: int) -> list[Any]:
     )
     summary = Table(
         "a → b", "pairs", "changed", "similarity", "flags a→b", "p50 ms Δ", "out tokens Δ",
-        box=None, title="contenders",
+        "b wins (95%)", box=None, title="contenders",
     )  # fmt: skip
     for c in diff["contenders"]:
         summary.add_row(
@@ -311,6 +319,7 @@ def diff_view(diff: dict[str, Any], width: int) -> list[Any]:
             _flag_cells(c),
             _signed(c["latency_ms"]["p50_delta"]),
             _signed(c["completion_tokens"]["mean_delta"]),
+            _win_cell(c["win_rate"]),
         )
     rows = Table("#", "prompt", "pair", "a", "b", "sim", show_lines=True, title="answers")
     for prompt in diff["prompts"]:
@@ -334,6 +343,8 @@ def diff_view(diff: dict[str, Any], width: int) -> list[Any]:
         for side in ("a", "b")
         if unpaired[f"labels_{side}"]
     ]
+    if any(c["win_rate"] is None for c in diff["contenders"]):
+        notes.append(f"b wins: {diff['contenders'][0]['win_rate_reason'] or 'no votes'}")
     if diff["next_prompt_offset"] is not None:
         notes.append(f"more prompts from --offset {diff['next_prompt_offset']}")
     return [header, summary, rows, "\n".join(notes)]
