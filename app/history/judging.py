@@ -19,11 +19,11 @@ from app.history.diff import PairedRuns, pair_runs
 from app.history.schemas import DiffJudgeRequest
 from app.judging import judge
 from app.judging import judgements as store
+from app.judging.judge import Pair
 from app.judging.judgements import Answer
 from app.runs.schemas import RunSummary
 from app.state import ServiceState
 
-Pair = tuple[Answer, Answer]  # an answer of `a`, its paired answer in `b`
 # Paired prompts whose answers are read a statement at a time.
 _BATCH = 500
 
@@ -49,20 +49,16 @@ async def start(
         for run_id in sorted((a_id, b_id)):
             await store.lock_judging_of(connection, run_id)
         paired = await pair_runs(session, a_id, b_id, request.map)
-        found = await _pairs_to_judge(connection, session, paired, request, state)
+        found = await _pairs_to_judge(
+            connection, session, paired, request, state.settings.max_prompts
+        )
         if not found:
             raise ConflictError(
                 f"runs {a_id} and {b_id} have no pair of succeeded paired answers left for "
                 f"{request.judge} to judge: no prompt or contender pairs, or every pair was "
                 "judged by it already"
             )
-        positions = [x.prompt_position for x, _ in found]
-        texts = await store.prompt_texts(connection, a_id, positions[0], positions[-1] + 1)
-        orders = [
-            judge.Order(texts[x.prompt_position], *order)
-            for x, y in found
-            for order in judge.both_orders(x, y)
-        ]
+        orders = await judge.orders_of(connection, found)
         a, b = paired.run_a, paired.run_b
         judging = await judge.ask(
             state,
@@ -82,47 +78,30 @@ async def _pairs_to_judge(
     session: AsyncSession,
     paired: PairedRuns,
     request: DiffJudgeRequest,
-    state: ServiceState,
+    max_calls: int,
 ) -> list[Pair]:
     """The paired answers to judge, in `a`'s prompt order, until `max_prompts` prompts have
     some or the pairs end."""
     judged = await store.pairs_across_being_judged(
         connection, (paired.run_a.id, paired.run_b.id), request.judge
     )
-    max_calls = state.settings.max_prompts
-    found: list[Pair] = []
-    taken = 0
+    picking = judge.Picking(request.max_prompts, max_calls, "paired answer", "`map` fewer")
     pairs = paired.prompts.pairs
     for k in range(0, len(pairs), _BATCH):
         answers_a, answers_b = await paired.answers(session, pairs[k : k + _BATCH])
         for pa, pb in pairs[k : k + _BATCH]:
-            here = []
-            for i, j in paired.contenders.pairs:
-                x, y = answers_a.get((pa, i, 0)), answers_b.get((pb, j, 0))
-                if x is None or y is None or x.status != "succeeded" or y.status != "succeeded":
-                    continue
-                if frozenset((x.id, y.id)) not in judged:
-                    here.append((_answer(x), _answer(y)))
-            if not here:
-                continue
-            if request.max_prompts is not None and taken == request.max_prompts:
-                return found
-            if 2 * (len(found) + len(here)) > max_calls:
-                raise _too_many(taken, max_calls)
-            found += here
-            taken += 1
-    return found
+            found = [
+                (x, y)
+                for i, j in paired.contenders.pairs
+                if (x := answers_a.get((pa, i, 0))) is not None
+                and (y := answers_b.get((pb, j, 0))) is not None
+                and x.status == y.status == "succeeded"
+                and frozenset((x.id, y.id)) not in judged
+            ]
+            if not picking.take([(_answer(x), _answer(y)) for x, y in found]):
+                return picking.pairs
+    return picking.pairs
 
 
 def _answer(row: ResponseRow) -> Answer:
     return Answer(row.id, row.run_id, row.prompt_position, row.contender_index, row.output or "")
-
-
-def _too_many(fitting: int, max_calls: int) -> InvalidFieldError:
-    advice = f"pass max_prompts={fitting} or less" if fitting else "`map` fewer contenders"
-    return InvalidFieldError(
-        f"judging every paired answer takes more than {max_calls} judge calls (one per order "
-        f"of each pair), more than a run may hold (LLM_COMPARE_MAX_PROMPTS): {advice}, and "
-        "judge the rest in another call (pairs judged already are skipped)",
-        field="max_prompts",
-    )

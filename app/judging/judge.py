@@ -52,7 +52,7 @@ NO_VERDICT = "no verdict: the judge's answer holds no [[A]], [[B]] or [[C]]"
 # Prompts read per query while looking for pairs to judge.
 _PROMPT_RANGE = 1000
 
-Pair = tuple[int, Answer, Answer]  # a prompt, and the answers of its two contenders in run order
+Pair = tuple[Answer, Answer]  # two answers to a prompt: contenders in run order, or a's then b's
 
 
 @dataclass(frozen=True)
@@ -104,8 +104,7 @@ async def start(
                 "judge: fewer than two succeeded answers to any prompt, or every pair was "
                 "judged by it already"
             )
-        texts = await store.prompt_texts(connection, run.id, found[0][0], found[-1][0] + 1)
-        orders = [Order(texts[p], *order) for p, lo, hi in found for order in both_orders(lo, hi)]
+        orders = await orders_of(connection, found)
         judging = await ask(
             state,
             session,
@@ -119,9 +118,14 @@ async def start(
     return started(state, judging, len(orders))
 
 
-def both_orders(first: Answer, second: Answer) -> tuple[tuple[Answer, Answer], ...]:
-    """Each pair is judged in both orders: a judge's position bias cancels out."""
-    return (first, second), (second, first)
+async def orders_of(connection: AsyncConnection, pairs: Sequence[Pair]) -> list[Order]:
+    """Both orders of each pair (a judge's position bias cancels out), asked the question of
+    the first answer's prompt; the pairs are in its run's prompt order."""
+    run_id, first, last = pairs[0][0].run_id, pairs[0][0], pairs[-1][0]
+    texts = await store.prompt_texts(
+        connection, run_id, first.prompt_position, last.prompt_position + 1
+    )
+    return [Order(texts[x.prompt_position], *order) for x, y in pairs for order in ((x, y), (y, x))]
 
 
 async def ask(
@@ -214,6 +218,36 @@ def _prompt_chars(state: ServiceState, spec: ModelSpec, rubric: str) -> int:
     return max_chars
 
 
+class Picking:
+    """Pairs to judge, taken a prompt's at a time while fewer than `max_prompts` prompts have
+    some and the judging run holds both orders of each (LLM_COMPARE_MAX_PROMPTS calls)."""
+
+    def __init__(self, max_prompts: int | None, max_calls: int, what: str, narrower: str):
+        self.pairs: list[Pair] = []
+        self.prompts = 0
+        self._max_prompts, self._max_calls = max_prompts, max_calls
+        self._what, self._narrower = what, narrower
+
+    def take(self, pairs: Sequence[Pair]) -> bool:
+        """Take one prompt's pairs; False once `max_prompts` prompts are taken (not these)."""
+        if not pairs:
+            return True
+        if self._max_prompts is not None and self.prompts == self._max_prompts:
+            return False
+        if 2 * (len(self.pairs) + len(pairs)) > self._max_calls:
+            advice = f"pass max_prompts={self.prompts} or less" if self.prompts else self._narrower
+            raise InvalidFieldError(
+                f"judging every {self._what} takes more than {self._max_calls} judge calls "
+                "(one per order of each pair), more than a run may hold "
+                f"(LLM_COMPARE_MAX_PROMPTS): {advice}, and judge the rest in another call "
+                "(pairs judged already are skipped)",
+                field="max_prompts",
+            )
+        self.pairs.extend(pairs)
+        self.prompts += 1
+        return True
+
+
 async def _pairs_to_judge(
     connection: AsyncConnection,
     run: RunState,
@@ -223,8 +257,9 @@ async def _pairs_to_judge(
 ) -> list[Pair]:
     """The pairs to judge, prompt by prompt, a range of prompts at a time, until `max_prompts`
     prompts have pairs or the run ends."""
-    found: list[Pair] = []
-    taken = 0
+    picking = Picking(
+        request.max_prompts, max_calls, f"pair of run {run.id}", "name two `contenders`"
+    )
     for first in range(0, run.prompt_count, _PROMPT_RANGE):
         stop = min(first + _PROMPT_RANGE, run.prompt_count)
         answers = await store.succeeded_answers(connection, run.id, first, stop)
@@ -232,32 +267,16 @@ async def _pairs_to_judge(
         by_prompt: dict[int, list[Answer]] = defaultdict(list)
         for answer in answers:
             by_prompt[answer.prompt_position].append(answer)
-        for position, group in sorted(by_prompt.items()):
+        for _, group in sorted(by_prompt.items()):
             pairs = [
                 (lo, hi)
                 for lo, hi in combinations(group, 2)
                 if (pair is None or (lo.contender_index, hi.contender_index) == pair)
                 and frozenset((lo.id, hi.id)) not in judged
             ]
-            if not pairs:
-                continue
-            if request.max_prompts is not None and taken == request.max_prompts:
-                return found
-            if 2 * (len(found) + len(pairs)) > max_calls:
-                raise _too_many(run, taken, max_calls)
-            found.extend((position, lo, hi) for lo, hi in pairs)
-            taken += 1
-    return found
-
-
-def _too_many(run: RunState, fitting: int, max_calls: int) -> InvalidFieldError:
-    advice = f"pass max_prompts={fitting} or less" if fitting else "name two `contenders`"
-    return InvalidFieldError(
-        f"judging every pair of run {run.id} takes more than {max_calls} judge calls (one per "
-        f"order of each pair), more than a run may hold (LLM_COMPARE_MAX_PROMPTS): {advice}, "
-        "and judge the rest in another call (pairs judged already are skipped)",
-        field="max_prompts",
-    )
+            if not picking.take(pairs):
+                return picking.pairs
+    return picking.pairs
 
 
 def _check_run_size(state: ServiceState, spec: ModelSpec, prompts: list[PromptIn]) -> None:
