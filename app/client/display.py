@@ -104,6 +104,26 @@ def _cell(answer: dict[str, Any] | None, width: int) -> str:
     return text
 
 
+def _sample_cells(prompt: dict[str, Any], label: str, width: int) -> str:
+    """A contender's answer to the prompt, or each of its repeated samples, numbered."""
+    samples = prompt.get("samples", {}).get(label)
+    if not samples:
+        return _cell(prompt["responses"].get(label), width)
+    k = len(samples)
+    return "\n".join(
+        f"[dim]sample {i}/{k}[/dim] {_cell(answer, width)}" for i, answer in enumerate(samples, 1)
+    )
+
+
+def _samples(contender: dict[str, Any]) -> str:
+    """How many samples a prompt gets, and how often they agree (identical pairs)."""
+    k = contender.get("samples", 1)
+    agreement = contender.get("sample_agreement")
+    if k == 1 or not agreement or agreement["share_identical"] is None:
+        return str(k)
+    return f"{k}, {agreement['share_identical']:.0%} same"
+
+
 def _ms(value: float | None) -> str:
     return "" if value is None else f"{value:.0f}"
 
@@ -126,6 +146,7 @@ def run_view(run: dict[str, Any], width: int) -> list[Any]:
         "p95 ms",
         "out tokens",
         "cut off",
+        "samples",
         title="contenders",
         box=None,
     )
@@ -140,6 +161,7 @@ def run_view(run: dict[str, Any], width: int) -> list[Any]:
             _ms(c["latency_ms_p95"]),
             "" if c["completion_tokens"] is None else str(c["completion_tokens"]),
             str(c["truncated"]),
+            _samples(c),
         )
     labels = [c["label"] for c in run["contenders"]]
     answers = Table("#", "prompt", *map(escape, labels), show_lines=True, title="answers")
@@ -147,7 +169,7 @@ def run_view(run: dict[str, Any], width: int) -> list[Any]:
         answers.add_row(
             str(prompt["index"]),
             escape(prompt["text"][:width]),
-            *(_cell(prompt["responses"].get(label), width) for label in labels),
+            *(_sample_cells(prompt, label, width) for label in labels),
         )
     shown = len(run["prompts"])
     footer = (
