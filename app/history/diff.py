@@ -285,7 +285,7 @@ def _contender_diff(
     b: Contender,
     tally: _Tally,
     changes: dict[str, FlagChange],
-    record: wins.Tally,
+    record: wins.VoteTally,
     no_votes: str,
 ) -> ContenderDiff:
     similarities = tally.similarities

@@ -67,7 +67,7 @@ class Record:
 
 
 @dataclass
-class Tally:
+class VoteTally:
     """One contender pair's verdicts: overall and by voter (`people`, `judge:MODEL`)."""
 
     all: Record
@@ -76,10 +76,10 @@ class Tally:
 
 def tally(
     votes: Sequence[VoteAcross], a: uuid.UUID, pairs: Sequence[set[AnswerPair]]
-) -> list[Tally]:
+) -> list[VoteTally]:
     """Each contender pair's record, from the votes between the two runs; `pairs` holds the
     answer pairs each contender pair compared."""
-    found = [Tally(Record(), defaultdict(Record)) for _ in pairs]
+    found = [VoteTally(Record(), defaultdict(Record)) for _ in pairs]
     owner = {pair: k for k, compared in enumerate(pairs) for pair in compared}
     for vote in votes:
         a_on_left = vote.a_run_id == a

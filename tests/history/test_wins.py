@@ -205,3 +205,28 @@ async def test_judging_a_diff_refuses_bad_input(
         assert error["field"] == field, body
         assert message in error["message"], body
     assert (await client.get(f"/runs/{a}/diff/{b}")).json()["contenders"][0]["win_rate"] is None
+
+
+async def test_a_diff_too_big_for_one_judging_run_says_how_much_fits(
+    make_settings: Callable[..., Settings], tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    catalogue = openai_catalogue(tmp_path, **{JUDGE: {"base_url": f"{fake_openai.url}/v1"}})
+    async with serve(make_settings(catalogue_file=catalogue, max_prompts=10)) as client:
+        a = (
+            await client.post(
+                "/compare", params={"wait": 30}, json={"prompts": PROMPTS, "models": ["echo"]}
+            )
+        ).json()["id"]
+        b = (await client.post(f"/runs/{a}/replay", json={})).json()["id"]
+        await client.get(f"/runs/{b}", params={"wait": 30})
+        # 8 paired answers, 16 calls: more than a run of 10 prompts holds; 5 prompts fit.
+        response = await client.post(f"/runs/{a}/diff/{b}/judge", json={"judge": JUDGE})
+        assert response.status_code == 422
+        (error,) = response.json()["errors"]
+        assert error["field"] == "max_prompts"
+        assert "pass max_prompts=5 or less" in error["message"]
+        fitting = await client.post(
+            f"/runs/{a}/diff/{b}/judge", json={"judge": JUDGE, "max_prompts": 5}
+        )
+        assert fitting.status_code == 202, fitting.text
+        assert fitting.json()["prompt_count"] == 10
