@@ -35,6 +35,7 @@ RULES: dict[tuple[str, str], Scope | None] = {
     ("DELETE", "/runs/{run_id}"): W,
     ("POST", "/runs/{run_id}/replay"): W,
     ("GET", "/runs/{a}/diff/{b}"): R,
+    ("POST", "/runs/{a}/diff/{b}/judge"): W,
     ("GET", "/models"): R,
     ("POST", "/runs/{run_id}/battles"): V,
     ("POST", "/battles/{battle_id}/vote"): V,

@@ -104,6 +104,26 @@ def _cell(answer: dict[str, Any] | None, width: int) -> str:
     return text
 
 
+def _sample_cells(prompt: dict[str, Any], label: str, width: int) -> str:
+    """A contender's answer to the prompt, or each of its repeated samples, numbered."""
+    samples = prompt.get("samples", {}).get(label)
+    if not samples:
+        return _cell(prompt["responses"].get(label), width)
+    k = len(samples)
+    return "\n".join(
+        f"[dim]sample {i}/{k}[/dim] {_cell(answer, width)}" for i, answer in enumerate(samples, 1)
+    )
+
+
+def _samples(contender: dict[str, Any]) -> str:
+    """How many samples a prompt gets, and how often they agree (identical pairs)."""
+    k = contender.get("samples", 1)
+    agreement = contender.get("sample_agreement")
+    if k == 1 or not agreement or agreement["share_identical"] is None:
+        return str(k)
+    return f"{k}, {agreement['share_identical']:.0%} same"
+
+
 def _ms(value: float | None) -> str:
     return "" if value is None else f"{value:.0f}"
 
@@ -126,6 +146,7 @@ def run_view(run: dict[str, Any], width: int) -> list[Any]:
         "p95 ms",
         "out tokens",
         "cut off",
+        "samples",
         title="contenders",
         box=None,
     )
@@ -140,6 +161,7 @@ def run_view(run: dict[str, Any], width: int) -> list[Any]:
             _ms(c["latency_ms_p95"]),
             "" if c["completion_tokens"] is None else str(c["completion_tokens"]),
             str(c["truncated"]),
+            _samples(c),
         )
     labels = [c["label"] for c in run["contenders"]]
     answers = Table("#", "prompt", *map(escape, labels), show_lines=True, title="answers")
@@ -147,7 +169,7 @@ def run_view(run: dict[str, Any], width: int) -> list[Any]:
         answers.add_row(
             str(prompt["index"]),
             escape(prompt["text"][:width]),
-            *(_cell(prompt["responses"].get(label), width) for label in labels),
+            *(_sample_cells(prompt, label, width) for label in labels),
         )
     shown = len(run["prompts"])
     footer = (
@@ -274,6 +296,14 @@ def _signed(value: float | None) -> str:
     return "" if value is None else f"{round(value):+d}"
 
 
+def _win_cell(win: dict[str, Any] | None) -> str:
+    """b's win rate over a with its interval and votes, e.g. `83% (44–97%) of 6`."""
+    if win is None:
+        return "–"
+    interval = f"{100 * win['ci_low']:.0f}–{100 * win['ci_high']:.0f}%"
+    return f"{win['rate']:.0%} ({interval}) of {win['votes']}"
+
+
 def _flag_cells(c: dict[str, Any]) -> str:
     """The flags and failures whose rate is not 0 on both sides: a → b (p), worse in red."""
     cells = []
@@ -298,7 +328,7 @@ def diff_view(diff: dict[str, Any], width: int) -> list[Any]:
     )
     summary = Table(
         "a → b", "pairs", "changed", "similarity", "flags a→b", "p50 ms Δ", "out tokens Δ",
-        box=None, title="contenders",
+        "b wins (95%)", box=None, title="contenders",
     )  # fmt: skip
     for c in diff["contenders"]:
         summary.add_row(
@@ -311,6 +341,7 @@ def diff_view(diff: dict[str, Any], width: int) -> list[Any]:
             _flag_cells(c),
             _signed(c["latency_ms"]["p50_delta"]),
             _signed(c["completion_tokens"]["mean_delta"]),
+            _win_cell(c["win_rate"]),
         )
     rows = Table("#", "prompt", "pair", "a", "b", "sim", show_lines=True, title="answers")
     for prompt in diff["prompts"]:
@@ -334,6 +365,8 @@ def diff_view(diff: dict[str, Any], width: int) -> list[Any]:
         for side in ("a", "b")
         if unpaired[f"labels_{side}"]
     ]
+    if any(c["win_rate"] is None for c in diff["contenders"]):
+        notes.append(f"b wins: {diff['contenders'][0]['win_rate_reason'] or 'no votes'}")
     if diff["next_prompt_offset"] is not None:
         notes.append(f"more prompts from --offset {diff['next_prompt_offset']}")
     return [header, summary, rows, "\n".join(notes)]

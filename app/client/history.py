@@ -1,5 +1,6 @@
-"""`llm-compare replay | diff`: a run's prompts sent again, and two runs compared, with a gate
-for CI (exit code 1 when it fails). Exit codes as the other commands (app/client/commands.py)."""
+"""`llm-compare replay | diff`: a run's prompts sent again, and two runs compared (and judged,
+with `--judge`), with a gate for CI (exit code 1 when it fails). Exit codes as the other
+commands (app/client/commands.py)."""
 
 import json
 import sys
@@ -90,12 +91,27 @@ def diff(
     offset: Annotated[int, typer.Option(min=0, help="First prompt of a to show.")] = 0,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Prompts to show.")] = 20,
     width: Annotated[int, typer.Option(min=10, help="Characters of each text shown.")] = 200,
+    judge_model: Annotated[
+        str | None,
+        typer.Option(
+            "--judge",
+            help="First have this model judge B's answers against A's (waits for it): the "
+            "votes make the table's win rate.",
+        ),
+    ] = None,
     as_json: AsJson = False,
     url: Url = DEFAULT_URL,
 ) -> None:
-    """Compare run B with run A answer by answer: what changed, and whether each flag's rate
-    moved more than chance would (exact McNemar test)."""
+    """Compare run B with run A answer by answer: what changed, whether each flag's rate
+    moved more than chance would (exact McNemar test), and how often B's answers win where
+    votes or a judge compared them."""
     with service_at(url) as service:
+        if judge_model is not None:
+            body = {"judge": judge_model, "map": label_map or []}
+            judging = service.post(f"/runs/{a}/diff/{b}/judge", body)
+            err.print(f"judging b against a: run {judging['id']}", highlight=False)
+            final = display.follow(service.events(judging["id"]), err, quiet=True)
+            err.print(display.outcome_line(final), markup=False, highlight=False)
         found: dict[str, Any] = service.get(
             f"/runs/{a}/diff/{b}",
             map=label_map or None,

@@ -360,6 +360,11 @@ def _run_id() -> Mapped[uuid.UUID]:
     return mapped_column(UUID(as_uuid=True), ForeignKey("runs.id", ondelete="CASCADE"))
 
 
+def _other_run_id() -> Mapped[uuid.UUID | None]:
+    """The second run of a verdict across two runs; null within one."""
+    return mapped_column(UUID(as_uuid=True), ForeignKey("runs.id", ondelete="CASCADE"))
+
+
 class BattleFillRow(Base):
     """How far the battle slots of a run were filled, in passes over its prompts."""
 
@@ -429,7 +434,13 @@ class BattleRow(Base):
 
 
 class JudgementRow(Base):
-    """One judge call on one order of a pair: the judge was shown `a` as A and `b` as B."""
+    """One judge call on one order of a pair: the judge was shown `a` as A and `b` as B.
+
+    Within one run (`other_run_id` null) or across two (`POST /runs/{a}/diff/{b}/judge`):
+    then `a` is an answer of `judged_run_id` (whose prompt `prompt_position` is, and whose
+    contender `a_contender`) and `b` of `other_run_id`, so the two orders of a pair name the
+    two runs the other way round.
+    """
 
     __tablename__ = "judgements"
 
@@ -437,6 +448,7 @@ class JudgementRow(Base):
     judging_run_id: Mapped[uuid.UUID] = _run_id()
     judge_response_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     judged_run_id: Mapped[uuid.UUID] = _run_id()
+    other_run_id: Mapped[uuid.UUID | None] = _other_run_id()
     judge: Mapped[str] = mapped_column(Text)  # the judge's model
     prompt_position: Mapped[int] = mapped_column(Integer)
     a_response_id: Mapped[int] = mapped_column(BigInteger)
@@ -454,6 +466,11 @@ class JudgementRow(Base):
         CheckConstraint(f"verdict IS NULL OR {_one_of('verdict', JUDGE_VERDICTS)}", name="verdict"),
         CheckConstraint("(status = 'judged') = (verdict IS NOT NULL)", name="judged_has_verdict"),
         Index("ix_judgements_judged_run_id", "judged_run_id"),
+        Index(
+            "ix_judgements_other_run_id",
+            "other_run_id",
+            postgresql_where=text("other_run_id IS NOT NULL"),
+        ),
         # The judgements whose judge's answer is still to be read, by the run they judge.
         Index(
             "ix_judgements_pending", "judged_run_id", postgresql_where=text("status = 'pending'")
@@ -466,12 +483,16 @@ class VoteRow(Base):
 
     `voter` is `people` or `people:NAME` for people, `judge:MODEL` for a model judge. A blind
     vote names its battle, a judge's vote the judgement of its first order: each at most once.
+    A cross-run vote (two runs' paired answers, app/history/wins.py) names the run of `b`'s
+    answer in `other_run_id` (`run_id`, `prompt_position` and `a_contender` are `a`'s); the
+    leaderboard and a run's own judging never read those.
     """
 
     __tablename__ = "votes"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     run_id: Mapped[uuid.UUID] = _run_id()
+    other_run_id: Mapped[uuid.UUID | None] = _other_run_id()
     prompt_position: Mapped[int] = mapped_column(Integer)
     a_response_id: Mapped[int] = mapped_column(BigInteger)
     b_response_id: Mapped[int] = mapped_column(BigInteger)
@@ -491,4 +512,9 @@ class VoteRow(Base):
         CheckConstraint(_one_of("winner", WINNERS), name="winner"),
         CheckConstraint("a_response_id <> b_response_id", name="two_answers"),
         Index("ix_votes_run_id", "run_id"),
+        Index(
+            "ix_votes_other_run_id",
+            "other_run_id",
+            postgresql_where=text("other_run_id IS NOT NULL"),
+        ),
     )

@@ -18,6 +18,7 @@ from app.db.tables import ResponseRow, RunRow
 from app.diagnostics import FLAGS
 from app.domain import Contender
 from app.history import repository as history_repo
+from app.history import wins
 from app.history.paired import (
     FlagChange,
     delta,
@@ -26,7 +27,13 @@ from app.history.paired import (
     paired_change,
     similarity,
 )
-from app.history.pairing import AnswerKey, ContenderPairs, pair_contenders, pair_prompts
+from app.history.pairing import (
+    AnswerKey,
+    ContenderPairs,
+    PromptPairs,
+    pair_contenders,
+    pair_prompts,
+)
 from app.history.schemas import (
     AnswerDiff,
     ContenderDiff,
@@ -38,8 +45,12 @@ from app.history.schemas import (
     PromptRef,
     Unpaired,
 )
+from app.history.wins import AnswerPair
+from app.judging.judge import settle_judged
+from app.judging.repository import votes_across
 from app.runs import repository as runs_repo
 from app.runs.service import get_run, summary
+from app.state import ServiceState
 
 # Paired prompts whose answers are read, and compared, a statement at a time.
 ANSWER_BATCH = 500
@@ -73,11 +84,13 @@ class _Tally:
     failed: list[tuple[bool, bool]] = field(default_factory=list)
     latency: list[tuple[float | None, float | None]] = field(default_factory=list)
     tokens: list[tuple[float | None, float | None]] = field(default_factory=list)
+    answers: set[AnswerPair] = field(default_factory=set)  # what a vote may compare
 
     def add(self, x: ResponseRow, y: ResponseRow, answer: AnswerDiff) -> None:
         if answer.same is None:
             self.incomplete += 1
             return
+        self.answers.add((x.id, y.id))
         self.compared += 1
         self.changed += not answer.same
         if answer.similarity is not None:
@@ -184,26 +197,57 @@ def _contenders(run: RunRow) -> list[Contender]:
     return [Contender.model_validate(c) for c in run.contenders]
 
 
-async def diff(
-    session: AsyncSession, a_id: uuid.UUID, b_id: uuid.UUID, query: DiffQuery
-) -> DiffOut:
-    """Run `b` against run `a`: per contender pair the statistics, and a page of the paired
-    prompts (those `query` keeps) from `prompt_offset`, an index of `a`'s prompts."""
+@dataclass(frozen=True)
+class PairedRuns:
+    """Two runs, and which of their prompts and contenders pair."""
+
+    run_a: RunRow
+    run_b: RunRow
+    ca: list[Contender]
+    cb: list[Contender]
+    contenders: ContenderPairs
+    prompts: PromptPairs
+
+    async def answers(
+        self, session: AsyncSession, batch: Sequence[tuple[int, int]]
+    ) -> tuple[dict[AnswerKey, ResponseRow], dict[AnswerKey, ResponseRow]]:
+        """The answers to these paired prompts, in `a` and in `b`."""
+        a = await _answers(session, self.run_a.id, [pa for pa, _ in batch], _per_prompt(self.ca))
+        b = await _answers(session, self.run_b.id, [pb for _, pb in batch], _per_prompt(self.cb))
+        return a, b
+
+
+async def pair_runs(
+    session: AsyncSession, a_id: uuid.UUID, b_id: uuid.UUID, given: Sequence[str]
+) -> PairedRuns:
+    """The two runs (404 if either is unknown) paired, contenders by label or `given` map."""
     run_a, run_b = await get_run(session, a_id), await get_run(session, b_id)
     ca, cb = _contenders(run_a), _contenders(run_b)
-    contenders = pair_contenders([c.label for c in ca], [c.label for c in cb], query.map)
+    contenders = pair_contenders([c.label for c in ca], [c.label for c in cb], given)
     prompts = pair_prompts(
         [x async for x in history_repo.prompt_identities(session, a_id, run_a.prompt_count)],
         [x async for x in history_repo.prompt_identities(session, b_id, run_b.prompt_count)],
     )
+    return PairedRuns(run_a, run_b, ca, cb, contenders, prompts)
+
+
+async def diff(
+    state: ServiceState, session: AsyncSession, a_id: uuid.UUID, b_id: uuid.UUID, query: DiffQuery
+) -> DiffOut:
+    """Run `b` against run `a`: per contender pair the statistics, and a page of the paired
+    prompts (those `query` keeps) from `prompt_offset`, an index of `a`'s prompts."""
+    paired = await pair_runs(session, a_id, b_id, query.map)
+    run_a, run_b, ca, cb = paired.run_a, paired.run_b, paired.ca, paired.cb
+    contenders, prompts = paired.contenders, paired.prompts
+    # The judge's answers so far become votes first (their own transactions).
+    await settle_judged(state.engine, [a_id, b_id])
     labels = [(i, j, ca[i].label, cb[j].label) for i, j in contenders.pairs]
     tallies = [_Tally() for _ in labels]
     page: Rows = []
     next_offset: int | None = None
     for k in range(0, len(prompts.pairs), ANSWER_BATCH):
         batch = prompts.pairs[k : k + ANSWER_BATCH]
-        answers_a = await _answers(session, a_id, [pa for pa, _ in batch], _per_prompt(ca))
-        answers_b = await _answers(session, b_id, [pb for _, pb in batch], _per_prompt(cb))
+        answers_a, answers_b = await paired.answers(session, batch)
         # Similarities take CPU in proportion to the answers' lengths: not on the event loop.
         rows = await asyncio.to_thread(_compare_batch, batch, answers_a, answers_b, labels, tallies)
         for row in rows:
@@ -215,14 +259,18 @@ async def diff(
                 else:
                     next_offset = row[0]
     changes = [t.changes() for t in tallies]
+    across = await votes_across(await session.connection(), (a_id, b_id))
+    records = wins.tally(across, a_id, [t.answers for t in tallies])
     counts = await runs_repo.status_counts(session, [a_id, b_id])
     return DiffOut(
         a=summary(run_a, counts[a_id]),
         b=summary(run_b, counts[b_id]),
         paired_prompts=len(prompts.pairs),
         contenders=[
-            _contender_diff(ca[i], cb[j], tally, change)
-            for (i, j), tally, change in zip(contenders.pairs, tallies, changes, strict=True)
+            _contender_diff(ca[i], cb[j], tally, change, record, wins.no_votes(a_id, b_id))
+            for (i, j), tally, change, record in zip(
+                contenders.pairs, tallies, changes, records, strict=True
+            )
         ],
         unpaired=await _unpaired(session, run_a, run_b, prompts.only_a, prompts.only_b, contenders),
         gate=_gate(labels, tallies, changes, query),
@@ -233,9 +281,15 @@ async def diff(
 
 
 def _contender_diff(
-    a: Contender, b: Contender, tally: _Tally, changes: dict[str, FlagChange]
+    a: Contender,
+    b: Contender,
+    tally: _Tally,
+    changes: dict[str, FlagChange],
+    record: wins.VoteTally,
+    no_votes: str,
 ) -> ContenderDiff:
     similarities = tally.similarities
+    win_rate = record.all.rate()
     return ContenderDiff(
         label_a=a.label,
         label_b=b.label,
@@ -255,6 +309,11 @@ def _contender_diff(
             paired_change([a for a, _ in tally.tokens], [b for _, b in tally.tokens])
         ),
         worse=[name for name, change in changes.items() if change.worse],
+        win_rate=win_rate,
+        win_rate_reason=None if win_rate else no_votes,
+        win_rate_by_voter={
+            voter: rate for voter, r in sorted(record.by_voter.items()) if (rate := r.rate())
+        },
     )
 
 

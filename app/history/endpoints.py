@@ -1,16 +1,20 @@
-"""The history's HTTP API: `GET /runs/{a}/diff/{b}`. Thin: parse, call the diff, answer."""
+"""The history's HTTP API: `GET /runs/{a}/diff/{b}` and `POST /runs/{a}/diff/{b}/judge`. Thin:
+parse, call the diff or its judge, answer."""
 
 import uuid
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response, status
 
+from app.access.auth import CallerDep
 from app.diagnostics import FLAGS, Flag
 from app.errors import problems
 from app.fields import Count, LabelPair
+from app.history import judging
 from app.history.diff import FAILED, DiffQuery, diff
-from app.history.schemas import DiffOut
-from app.state import SessionDep
+from app.history.schemas import DiffJudgeRequest, DiffOut
+from app.runs.schemas import RunSummary
+from app.state import SessionDep, StateDep
 
 router = APIRouter(prefix="/runs", tags=["history"])
 
@@ -30,6 +34,7 @@ else:
 async def diff_runs(
     a: uuid.UUID,
     b: uuid.UUID,
+    state: StateDep,
     session: SessionDep,
     map: Annotated[
         list[LabelPair] | None,
@@ -72,7 +77,8 @@ async def diff_runs(
     """Prompts pair by `key` (by text where a prompt has none), contenders by label (or
     `map`); each paired answer is compared, and each contender pair summed up: share changed,
     mean similarity, each flag's rate in `a` and `b` with an exact McNemar p-value, latency
-    and token deltas. Prompts and contenders without a partner are listed in `unpaired`."""
+    and token deltas, and `b`'s win rate over `a` where votes or judgements compare the
+    paired answers. Prompts and contenders without a partner are listed in `unpaired`."""
     query = DiffQuery(
         map=map or (),
         only_changed=only == "changed",
@@ -82,4 +88,35 @@ async def diff_runs(
         fail_if_changed=fail_if_changed,
         fail_on=fail_on_flag or (),
     )
-    return await diff(session, a, b, query)
+    return await diff(state, session, a, b, query)
+
+
+@router.post(
+    "/{a}/diff/{b}/judge",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RunSummary,
+    summary="Have a model judge b's answers against a's",
+    responses={
+        202: {"description": "The judging run's summary; `Location` names it."},
+        409: {
+            "description": "No pair of paired answers is left for this judge to judge.",
+            **problems(409)[409],
+        },
+        **problems(400, 402, 404, 415, 422),
+    },
+)
+async def judge_diff(
+    a: uuid.UUID,
+    b: uuid.UUID,
+    body: DiffJudgeRequest,
+    state: StateDep,
+    caller: CallerDep,
+    response: Response,
+) -> RunSummary:
+    """A judging run, as `POST /runs/{id}/judge` makes, on the diff's paired answers: each
+    succeeded answer of `a` and its partner in `b` (paired prompt and contender, first
+    sample), judged in both orders. Its votes count in the diff's `win_rate`, never on the
+    leaderboard. Pairs this judge judged already are skipped."""
+    summary = await judging.start(state, a, b, body, caller)
+    response.headers["Location"] = f"/runs/{summary.id}"
+    return summary

@@ -1,9 +1,11 @@
-"""The diff's response body."""
+"""The diff's bodies: the diff, and judging it."""
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.diagnostics import Flag
 from app.domain import FinishReason, ResponseStatus
+from app.fields import LabelPair
+from app.judging.schemas import JudgeSettings
 from app.runs.schemas import RunSummary
 
 
@@ -40,6 +42,18 @@ class PairedChangeOut(_FromAttributes):
     pairs: int
 
 
+class WinRateOut(BaseModel):
+    """`b`'s answers against their paired answers in `a`, by the votes on both."""
+
+    rate: float = Field(description="Share of the votes `b` won, ties counting half.")
+    ci_low: float = Field(description="95% Wilson interval of the rate.")
+    ci_high: float
+    votes: int
+    wins: int = Field(description="Votes for `b`'s answer.")
+    losses: int = Field(description="Votes for `a`'s answer.")
+    ties: int = Field(description="Ties and both_bad votes.")
+
+
 class ContenderDiff(BaseModel):
     """One contender of `a` against its partner in `b`, over every paired prompt."""
 
@@ -62,6 +76,15 @@ class ContenderDiff(BaseModel):
     completion_tokens: PairedChangeOut
     worse: list[str] = Field(
         description="Flags (and `failed`) significantly more frequent in `b` (p < 0.05)."
+    )
+    win_rate: WinRateOut | None = Field(
+        description="`b` over `a`, by the votes and judgements comparing the paired answers "
+        "(people's `POST /votes` with an answer of each run, `POST /runs/{a}/diff/{b}/judge`); "
+        "null without any: `win_rate_reason` says so."
+    )
+    win_rate_reason: str | None = Field(description="Why `win_rate` is null.")
+    win_rate_by_voter: dict[str, WinRateOut] = Field(
+        description="The same by voter: `people`, `judge:MODEL`."
     )
 
 
@@ -140,4 +163,15 @@ class DiffOut(BaseModel):
     prompt_offset: int
     next_prompt_offset: int | None = Field(
         description="Pass as `prompt_offset` for the next page; null on the last page."
+    )
+
+
+class DiffJudgeRequest(JudgeSettings):
+    """A model judging `b`'s answers against their paired answers in `a`."""
+
+    map: list[LabelPair] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="`label_in_a:label_in_b`: pair these contenders, as the diff's `map`; the "
+        "others pair by label.",
     )

@@ -82,8 +82,10 @@ async def vote_on_battle(battle_id: uuid.UUID, body: BattleVote, state: StateDep
 )
 async def vote_directly(body: DirectVote, state: StateDep, caller: CallerDep) -> VoteOut:
     """For a service that compared two stored answers itself (not blind): both must be
-    succeeded answers to one prompt of one run. Answers carry their `id` in `GET /runs/{id}`
-    and the export."""
+    succeeded answers to one prompt of one run, or to paired prompts of two runs (the same
+    key, or no key and the same text): such a vote counts in the two runs' diff
+    (`GET /runs/{a}/diff/{b}`, `win_rate`), not on the leaderboard. Answers carry their `id`
+    in `GET /runs/{id}`, the diff and the export."""
     return await service.vote_directly(state, body, caller)
 
 

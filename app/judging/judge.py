@@ -15,15 +15,17 @@ gets one vote, and a crash in between loses nothing: the answers stay on their r
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 from itertools import combinations
 from typing import Any, cast
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.access.caller import OPEN, Caller
 from app.access.repository import run_project
 from app.db.engine import in_transaction, transaction
+from app.db.tables import RunRow
 from app.domain import GenerationParams, JudgementStatus, JudgeVerdict, ModelSpec
 from app.errors import ConflictError, InvalidFieldError
 from app.judging import judgements as store
@@ -35,6 +37,7 @@ from app.judging.schemas import (
     JudgementOut,
     JudgementsOut,
     JudgeRequest,
+    JudgeSettings,
     VotedAnswer,
 )
 from app.judging.service import contender_pair, run_not_found
@@ -49,7 +52,33 @@ NO_VERDICT = "no verdict: the judge's answer holds no [[A]], [[B]] or [[C]]"
 # Prompts read per query while looking for pairs to judge.
 _PROMPT_RANGE = 1000
 
-Pair = tuple[int, Answer, Answer]  # a prompt, and the answers of its two contenders in run order
+Pair = tuple[Answer, Answer]  # two answers to a prompt: contenders in run order, or a's then b's
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a judge is asked with: the model, the rubric, the longest prompt it may be sent."""
+
+    spec: ModelSpec
+    rubric: str
+    max_chars: int
+
+
+def plan(state: ServiceState, request: JudgeSettings) -> Plan:
+    """The judge and rubric of a request, checked: 422 naming `judge` or `rubric`."""
+    spec = _judge(state, request.judge)
+    rubric = request.rubric or RUBRIC
+    return Plan(spec, rubric, _prompt_chars(state, spec, rubric))
+
+
+@dataclass(frozen=True)
+class Order:
+    """One judge call: `a` shown as A, `b` as B, both answering `question` (the text of
+    `a`'s prompt). `b` may be another run's answer: a judgement across two runs."""
+
+    question: str
+    a: Answer
+    b: Answer
 
 
 async def start(
@@ -57,9 +86,7 @@ async def start(
 ) -> RunSummary:
     """The judging run, in the judged run's project: both orders of each pair of `run_id`'s
     succeeded answers that this judge has not judged yet, within `max_prompts` prompts."""
-    spec = _judge(state, request.judge)
-    rubric = request.rubric or RUBRIC
-    max_chars = _prompt_chars(state, spec, rubric)
+    judge = plan(state, request)
     # The answers already given are read first: a pair whose judgements have no verdict is
     # judged again.
     await settle_judged(state.engine, [run_id])
@@ -77,53 +104,93 @@ async def start(
                 "judge: fewer than two succeeded answers to any prompt, or every pair was "
                 "judged by it already"
             )
-        texts = await store.prompt_texts(connection, run.id, found[0][0], found[-1][0] + 1)
-        orders = [(p, a, b) for p, lo, hi in found for a, b in ((lo, hi), (hi, lo))]
-        prompts = [
-            PromptIn(
-                text=judge_prompt(rubric, texts[p], a.output, b.output, max_chars),
-                key=f"prompt {p}: answer {a.id} as A, {b.id} as B",
-            )
-            for p, a, b in orders
-        ]
-        _check_run_size(state, spec, prompts)
-        params = GenerationParams(temperature=0).merged(request.params)
-        compare = CompareRequest(
-            prompts=list(prompts),
-            models=[ContenderIn(model=spec.name)],
-            params=params,
-            name=f"judge {spec.name}: {run.name or run.id}"[:200],
-        )
-        judging = await store_run(
+        orders = await orders_of(connection, found)
+        judging = await ask(
+            state,
             session,
-            compare,
-            state.catalogue,
-            state.settings,
-            judges=run_id,
-            creator=caller,
-            project_id=await run_project(connection, run_id),
+            judge,
+            request.params,
+            orders,
+            name=f"judge {judge.spec.name}: {run.name or run.id}",
+            judged_run_id=run_id,
+            caller=caller,
         )
-        asked = await store.responses_by_prompt(connection, judging.id)
-        await store.insert_judgements(
-            connection,
-            [
-                {
-                    "judging_run_id": judging.id,
-                    "judge_response_id": asked[i],
-                    "judged_run_id": run_id,
-                    "judge": spec.name,
-                    "prompt_position": p,
-                    "a_response_id": a.id,
-                    "b_response_id": b.id,
-                    "a_contender": a.contender_index,
-                    "b_contender": b.contender_index,
-                }
-                for i, (p, a, b) in enumerate(orders)
-            ],
+    return started(state, judging, len(orders))
+
+
+async def orders_of(connection: AsyncConnection, pairs: Sequence[Pair]) -> list[Order]:
+    """Both orders of each pair (a judge's position bias cancels out), asked the question of
+    the first answer's prompt; the pairs are in its run's prompt order."""
+    run_id, first, last = pairs[0][0].run_id, pairs[0][0], pairs[-1][0]
+    texts = await store.prompt_texts(
+        connection, run_id, first.prompt_position, last.prompt_position + 1
+    )
+    return [Order(texts[x.prompt_position], *order) for x, y in pairs for order in ((x, y), (y, x))]
+
+
+async def ask(
+    state: ServiceState,
+    session: AsyncSession,
+    judge: Plan,
+    params: GenerationParams | None,
+    orders: Sequence[Order],
+    name: str,
+    judged_run_id: uuid.UUID,
+    caller: Caller,
+) -> RunRow:
+    """The judging run of these orders, and a judgement per order, in the session's
+    transaction; the run is `judged_run_id`'s project's and says it judges that run."""
+    connection = await session.connection()
+    prompts = [
+        PromptIn(
+            text=judge_prompt(judge.rubric, o.question, o.a.output, o.b.output, judge.max_chars),
+            key=f"prompt {o.a.prompt_position}: answer {o.a.id} as A, {o.b.id} as B",
         )
+        for o in orders
+    ]
+    _check_run_size(state, judge.spec, prompts)
+    compare = CompareRequest(
+        prompts=list(prompts),
+        models=[ContenderIn(model=judge.spec.name)],
+        params=GenerationParams(temperature=0).merged(params),
+        name=name[:200],
+    )
+    judging = await store_run(
+        session,
+        compare,
+        state.catalogue,
+        state.settings,
+        judges=judged_run_id,
+        creator=caller,
+        project_id=await run_project(connection, judged_run_id),
+    )
+    asked = await store.responses_by_prompt(connection, judging.id)
+    await store.insert_judgements(
+        connection,
+        [
+            {
+                "judging_run_id": judging.id,
+                "judge_response_id": asked[i],
+                "judged_run_id": o.a.run_id,
+                "other_run_id": o.b.run_id if o.b.run_id != o.a.run_id else None,
+                "judge": judge.spec.name,
+                "prompt_position": o.a.prompt_position,
+                "a_response_id": o.a.id,
+                "b_response_id": o.b.id,
+                "a_contender": o.a.contender_index,
+                "b_contender": o.b.contender_index,
+            }
+            for i, o in enumerate(orders)
+        ],
+    )
+    return judging
+
+
+def started(state: ServiceState, judging: RunRow, calls: int) -> RunSummary:
+    """Once the judging run is committed: the dispatcher woken, and the run's summary."""
     if state.dispatcher is not None:
         state.dispatcher.wake()
-    return summary(judging, {"queued": len(orders)})
+    return summary(judging, {"queued": calls})
 
 
 def _judge(state: ServiceState, name: str) -> ModelSpec:
@@ -151,6 +218,36 @@ def _prompt_chars(state: ServiceState, spec: ModelSpec, rubric: str) -> int:
     return max_chars
 
 
+class Picking:
+    """Pairs to judge, taken a prompt's at a time while fewer than `max_prompts` prompts have
+    some and the judging run holds both orders of each (LLM_COMPARE_MAX_PROMPTS calls)."""
+
+    def __init__(self, max_prompts: int | None, max_calls: int, what: str, narrower: str):
+        self.pairs: list[Pair] = []
+        self.prompts = 0
+        self._max_prompts, self._max_calls = max_prompts, max_calls
+        self._what, self._narrower = what, narrower
+
+    def take(self, pairs: Sequence[Pair]) -> bool:
+        """Take one prompt's pairs; False once `max_prompts` prompts are taken (not these)."""
+        if not pairs:
+            return True
+        if self._max_prompts is not None and self.prompts == self._max_prompts:
+            return False
+        if 2 * (len(self.pairs) + len(pairs)) > self._max_calls:
+            advice = f"pass max_prompts={self.prompts} or less" if self.prompts else self._narrower
+            raise InvalidFieldError(
+                f"judging every {self._what} takes more than {self._max_calls} judge calls "
+                "(one per order of each pair), more than a run may hold "
+                f"(LLM_COMPARE_MAX_PROMPTS): {advice}, and judge the rest in another call "
+                "(pairs judged already are skipped)",
+                field="max_prompts",
+            )
+        self.pairs.extend(pairs)
+        self.prompts += 1
+        return True
+
+
 async def _pairs_to_judge(
     connection: AsyncConnection,
     run: RunState,
@@ -160,8 +257,9 @@ async def _pairs_to_judge(
 ) -> list[Pair]:
     """The pairs to judge, prompt by prompt, a range of prompts at a time, until `max_prompts`
     prompts have pairs or the run ends."""
-    found: list[Pair] = []
-    taken = 0
+    picking = Picking(
+        request.max_prompts, max_calls, f"pair of run {run.id}", "name two `contenders`"
+    )
     for first in range(0, run.prompt_count, _PROMPT_RANGE):
         stop = min(first + _PROMPT_RANGE, run.prompt_count)
         answers = await store.succeeded_answers(connection, run.id, first, stop)
@@ -169,32 +267,16 @@ async def _pairs_to_judge(
         by_prompt: dict[int, list[Answer]] = defaultdict(list)
         for answer in answers:
             by_prompt[answer.prompt_position].append(answer)
-        for position, group in sorted(by_prompt.items()):
+        for _, group in sorted(by_prompt.items()):
             pairs = [
                 (lo, hi)
                 for lo, hi in combinations(group, 2)
                 if (pair is None or (lo.contender_index, hi.contender_index) == pair)
                 and frozenset((lo.id, hi.id)) not in judged
             ]
-            if not pairs:
-                continue
-            if request.max_prompts is not None and taken == request.max_prompts:
-                return found
-            if 2 * (len(found) + len(pairs)) > max_calls:
-                raise _too_many(run, taken, max_calls)
-            found.extend((position, lo, hi) for lo, hi in pairs)
-            taken += 1
-    return found
-
-
-def _too_many(run: RunState, fitting: int, max_calls: int) -> InvalidFieldError:
-    advice = f"pass max_prompts={fitting} or less" if fitting else "name two `contenders`"
-    return InvalidFieldError(
-        f"judging every pair of run {run.id} takes more than {max_calls} judge calls (one per "
-        f"order of each pair), more than a run may hold (LLM_COMPARE_MAX_PROMPTS): {advice}, "
-        "and judge the rest in another call (pairs judged already are skipped)",
-        field="max_prompts",
-    )
+            if not picking.take(pairs):
+                return picking.pairs
+    return picking.pairs
 
 
 def _check_run_size(state: ServiceState, spec: ModelSpec, prompts: list[PromptIn]) -> None:
@@ -260,18 +342,19 @@ async def judgements_of(
         statuses = await store.call_statuses(connection, waiting)
         shown = every[offset : offset + limit]
         calls = await store.calls(connection, [j.judge_response_id for j in shown])
-        contenders = (await repo.contenders_of(connection, [judged_run_id]))[judged_run_id]
+        runs = {run for j in shown for run in (j.judged_run_id, j.other_run_id) if run}
+        contenders = await repo.contenders_of(connection, sorted(runs))
 
-    def answer(response_id: int, index: int) -> VotedAnswer:
-        c: dict[str, Any] = contenders[index]
+    def answer(response_id: int, run_id: uuid.UUID, index: int) -> VotedAnswer:
+        c: dict[str, Any] = contenders[run_id][index]
         return VotedAnswer(response_id=response_id, label=c["label"], model=c["model"])
 
     def item(j: store.Judgement) -> JudgementOut:
         call = calls[j.judge_response_id]
         return JudgementOut(
             prompt_index=j.prompt_position,
-            a=answer(j.a_response_id, j.a_contender),
-            b=answer(j.b_response_id, j.b_contender),
+            a=answer(j.a_response_id, j.judged_run_id, j.a_contender),
+            b=answer(j.b_response_id, j.other_run_id or j.judged_run_id, j.b_contender),
             status=_reported(j, call.status),
             verdict=j.verdict,
             error=j.error or call.error,
@@ -281,6 +364,9 @@ async def judgements_of(
     return JudgementsOut(
         judging_run_id=judging_run_id,
         judged_run_id=judged_run_id,
+        other_run_id=next(
+            (j.other_run_id for j in every if j.judged_run_id == judged_run_id), None
+        ),
         judge=judging_contenders[0]["model"],
         counts=_counts(every, statuses),
         offset=offset,

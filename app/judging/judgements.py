@@ -70,6 +70,7 @@ async def lock_settling(connection: AsyncConnection, judging_run_id: uuid.UUID) 
 @dataclass(frozen=True)
 class Answer:
     id: int
+    run_id: uuid.UUID
     prompt_position: int
     contender_index: int
     output: str
@@ -81,7 +82,7 @@ async def succeeded_answers(
     """The run's succeeded answers to prompts `first` to `stop - 1`, in prompt order: each
     contender's first sample (judging compares contenders, not one's samples)."""
     rows = await connection.execute(
-        select(r.id, r.prompt_position, r.contender_index, func.coalesce(r.output, ""))
+        select(r.id, r.run_id, r.prompt_position, r.contender_index, func.coalesce(r.output, ""))
         .where(
             r.run_id == run_id,
             r.prompt_position >= first,
@@ -97,19 +98,36 @@ async def succeeded_answers(
 async def pairs_being_judged(
     connection: AsyncConnection, run_id: uuid.UUID, judge: str, first: int, stop: int
 ) -> set[frozenset[int]]:
-    """The pairs of answers to prompts `first` to `stop - 1` that `judge` has judged, or is
-    judging, in both orders in one judging run (calls that failed do not count)."""
+    """The pairs of the run's answers to prompts `first` to `stop - 1` that `judge` has
+    judged, or is judging, in both orders in one judging run (calls that failed do not count)."""
+    return await _being_judged(
+        connection,
+        judge,
+        j.judged_run_id == run_id,
+        j.other_run_id.is_(None),
+        j.prompt_position >= first,
+        j.prompt_position < stop,
+    )
+
+
+async def pairs_across_being_judged(
+    connection: AsyncConnection, runs: tuple[uuid.UUID, uuid.UUID], judge: str
+) -> set[frozenset[int]]:
+    """As `pairs_being_judged`, the pairs of an answer of one of two runs and one of the
+    other (each order names the runs the other way round)."""
+    return await _being_judged(
+        connection, judge, j.judged_run_id.in_(runs), j.other_run_id.in_(runs)
+    )
+
+
+async def _being_judged(
+    connection: AsyncConnection, judge: str, *where: Any
+) -> set[frozenset[int]]:
     rows = (
         await connection.execute(
             select(
                 j.judging_run_id, j.a_response_id, j.b_response_id, j.status, j.judge_response_id
-            ).where(
-                j.judged_run_id == run_id,
-                j.judge == judge,
-                j.prompt_position >= first,
-                j.prompt_position < stop,
-                j.status.in_(("pending", "judged")),
-            )
+            ).where(j.judge == judge, j.status.in_(("pending", "judged")), *where)
         )
     ).all()
     calls = await call_statuses(connection, [row[4] for row in rows if row[3] == "pending"])
@@ -225,14 +243,16 @@ def _swapped(verdict: Any) -> Any:
 
 async def vote_judged_pairs(connection: AsyncConnection, judging_run_id: uuid.UUID) -> int:
     """A vote for each pair of the run judged in both orders that has none: the verdict both
-    orders agree on, else a tie. The first order (the contender listed first in the run shown
-    as A) is the vote's `a`; its judgement keys the vote, so a pair gets one at most."""
+    orders agree on, else a tie. The first order (within a run, the contender listed first
+    in the run shown as A; across two, the lower response id) is the vote's `a`; its
+    judgement keys the vote, so a pair gets one at most."""
     first, second = judgements.alias("first"), judgements.alias("second")
     f, s = first.c, second.c
     agreed = case((f.verdict == _swapped(s.verdict), f.verdict), else_="tie")
     pairs = (
         select(
             f.judged_run_id,
+            f.other_run_id,
             f.prompt_position,
             f.a_response_id,
             f.b_response_id,
@@ -254,13 +274,17 @@ async def vote_judged_pairs(connection: AsyncConnection, judging_run_id: uuid.UU
         .where(
             f.judging_run_id == judging_run_id,
             s.judging_run_id == judging_run_id,
-            f.a_contender < f.b_contender,
+            case(
+                (f.other_run_id.is_(None), f.a_contender < f.b_contender),
+                else_=f.a_response_id < f.b_response_id,
+            ),
             f.status == "judged",
             s.status == "judged",
         )
     )
     columns = [
         "run_id",
+        "other_run_id",
         "prompt_position",
         "a_response_id",
         "b_response_id",
@@ -295,6 +319,8 @@ async def judged_run_of(
 @dataclass(frozen=True)
 class Judgement:
     judge_response_id: int
+    judged_run_id: uuid.UUID
+    other_run_id: uuid.UUID | None
     prompt_position: int
     a_response_id: int
     b_response_id: int
@@ -311,6 +337,8 @@ async def judgements_of(connection: AsyncConnection, judging_run_id: uuid.UUID) 
     rows = await connection.execute(
         select(
             j.judge_response_id,
+            j.judged_run_id,
+            j.other_run_id,
             j.prompt_position,
             j.a_response_id,
             j.b_response_id,
@@ -357,7 +385,8 @@ class Verdict:
 async def verdicts_of(
     connection: AsyncConnection, judged_run_ids: Sequence[uuid.UUID] | None
 ) -> list[Verdict]:
-    """Every order judged on these runs' answers (None: on any run's), with its verdict."""
+    """Every order judged on two answers of one of these runs (None: of any run), with its
+    verdict; orders across two runs are not among them."""
     query = select(
         j.judged_run_id,
         j.judging_run_id,
@@ -368,7 +397,7 @@ async def verdicts_of(
         j.a_response_id,
         j.b_response_id,
         j.verdict,
-    ).where(j.status == "judged")
+    ).where(j.status == "judged", j.other_run_id.is_(None))
     if judged_run_ids is not None:
         query = query.where(j.judged_run_id.in_(judged_run_ids))
     return [Verdict(*row) for row in await connection.execute(query)]

@@ -303,6 +303,23 @@ async def answers(connection: AsyncConnection, ids: Sequence[int]) -> dict[int, 
     return {row[0]: Answer(*row) for row in rows}
 
 
+async def prompts_pair(connection: AsyncConnection, a: Answer, b: Answer) -> bool:
+    """Whether two answers of two runs answer paired prompts: the same key, or no key and
+    the same text (as a diff pairs them, app/history/pairing.py)."""
+    pa, pb = prompts.alias("pa"), prompts.alias("pb")
+    same = or_(
+        pa.c.key == pb.c.key,
+        (pa.c.key.is_(None)) & (pb.c.key.is_(None)) & (pa.c.text == pb.c.text),
+    )
+    query = (
+        select(same)
+        .select_from(pa)
+        .join(pb, (pb.c.run_id == b.run_id) & (pb.c.position == b.prompt_position))
+        .where(pa.c.run_id == a.run_id, pa.c.position == a.prompt_position)
+    )
+    return bool(await connection.scalar(query))
+
+
 async def insert_vote(
     connection: AsyncConnection,
     a: Answer,
@@ -317,6 +334,7 @@ async def insert_vote(
             insert(votes)
             .values(
                 run_id=a.run_id,
+                other_run_id=b.run_id if b.run_id != a.run_id else None,
                 prompt_position=a.prompt_position,
                 a_response_id=a.id,
                 b_response_id=b.id,
@@ -346,11 +364,42 @@ class StoredVote:
 async def votes_of(
     connection: AsyncConnection, run_ids: Sequence[uuid.UUID] | None
 ) -> list[StoredVote]:
-    """The votes on these runs' answers (None: on every run's)."""
+    """The votes on two answers of one of these runs (None: of any run); votes across two
+    runs are not among them."""
     v = votes.c
-    query = select(
-        v.run_id, v.prompt_position, v.a_contender, v.b_contender, v.winner, v.voter, v.judgement_id
-    ).order_by(v.id)
+    query = (
+        select(
+            v.run_id,
+            v.prompt_position,
+            v.a_contender,
+            v.b_contender,
+            v.winner,
+            v.voter,
+            v.judgement_id,
+        )
+        .where(v.other_run_id.is_(None))
+        .order_by(v.id)
+    )
     if run_ids is not None:
         query = query.where(v.run_id.in_(run_ids))
     return [StoredVote(*row) for row in await connection.execute(query)]
+
+
+@dataclass(frozen=True)
+class VoteAcross:
+    a_run_id: uuid.UUID  # the run of the answer shown as `a`
+    a_response_id: int
+    b_response_id: int
+    winner: str
+    voter: str
+
+
+async def votes_across(
+    connection: AsyncConnection, runs: tuple[uuid.UUID, uuid.UUID]
+) -> list[VoteAcross]:
+    """The votes on an answer of one of two runs against one of the other, either way round."""
+    v = votes.c
+    query = select(v.run_id, v.a_response_id, v.b_response_id, v.winner, v.voter).where(
+        v.run_id.in_(runs), v.other_run_id.in_(runs), v.run_id != v.other_run_id
+    )
+    return [VoteAcross(*row) for row in await connection.execute(query)]

@@ -91,8 +91,13 @@ class VoteOut(BaseModel):
     """A vote, with which contender's answer was on each side."""
 
     id: int
-    run_id: uuid.UUID
-    prompt_index: int
+    run_id: uuid.UUID = Field(description="The run of `a`'s answer.")
+    other_run_id: uuid.UUID | None = Field(
+        default=None,
+        description="The run of `b`'s answer when it is another run's: a vote across two runs, "
+        "counted in their diff (`GET /runs/{a}/diff/{b}`), not on the leaderboard.",
+    )
+    prompt_index: int = Field(description="The index of `a`'s prompt in its run.")
     battle_id: uuid.UUID | None
     winner: Winner
     voter: str
@@ -101,13 +106,12 @@ class VoteOut(BaseModel):
     b: VotedAnswer
 
 
-class JudgeRequest(BaseModel):
+class JudgeSettings(BaseModel):
+    """What any judging is asked with: the judge, its rubric and params, how much."""
+
     model_config = ConfigDict(extra="forbid")
 
     judge: Name = Field(description="A model from `GET /models`.")
-    contenders: Pair | None = Field(
-        default=None, description="Judge only these two; default: every two of the run."
-    )
     rubric: NonBlankText | None = Field(
         default=None,
         description="Instead of the default rubric (`GET /judge/rubric`); the verdict format "
@@ -123,6 +127,12 @@ class JudgeRequest(BaseModel):
     params: GenerationParams | None = Field(
         default=None,
         description="The judge's generation params; `temperature` defaults to 0 (greedy).",
+    )
+
+
+class JudgeRequest(JudgeSettings):
+    contenders: Pair | None = Field(
+        default=None, description="Judge only these two; default: every two of the run."
     )
 
 
@@ -162,6 +172,10 @@ class JudgementCounts(BaseModel):
 class JudgementsOut(BaseModel):
     judging_run_id: uuid.UUID
     judged_run_id: uuid.UUID | None = Field(description="Null once the judged run is deleted.")
+    other_run_id: uuid.UUID | None = Field(
+        default=None,
+        description="Judging across two runs (`POST /runs/{a}/diff/{b}/judge`): run `b`.",
+    )
     judge: str
     counts: JudgementCounts
     offset: int

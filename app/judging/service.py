@@ -211,7 +211,8 @@ def _already_voted(battle: Battle) -> ConflictError:
 
 async def vote_directly(state: ServiceState, vote: DirectVote, caller: Caller = OPEN) -> VoteOut:
     """Record a verdict reached elsewhere on two stored answers to one prompt (of a run the
-    caller sees: others' answers are as if they did not exist)."""
+    caller sees: others' answers are as if they did not exist), or to paired prompts of two
+    runs: such a vote counts in their diff (app/history/wins.py), not on the leaderboard."""
 
     async def work(connection: AsyncConnection) -> VoteOut:
         answers = await repo.answers(connection, [vote.a, vote.b])
@@ -223,11 +224,12 @@ async def vote_directly(state: ServiceState, vote: DirectVote, caller: Caller = 
         a, b = answers[vote.a], answers[vote.b]
         if a.id == b.id:
             raise InvalidFieldError("a vote compares two different answers", field="b")
-        if (a.run_id, a.prompt_position) != (b.run_id, b.prompt_position):
+        if not await _same_prompt(connection, a, b):
             raise InvalidFieldError(
                 f"response {b.id} answers prompt {b.prompt_position} of run {b.run_id}, "
                 f"response {a.id} prompt {a.prompt_position} of run {a.run_id}: a vote "
-                "compares two answers to one prompt",
+                "compares two answers to one prompt (of one run, or paired prompts of two: "
+                "the same key, or no key and the same text)",
                 field="b",
             )
         for side, answer in (("a", a), ("b", b)):
@@ -243,6 +245,12 @@ async def vote_directly(state: ServiceState, vote: DirectVote, caller: Caller = 
     return await in_transaction(state.engine, work)
 
 
+async def _same_prompt(connection: AsyncConnection, a: repo.Answer, b: repo.Answer) -> bool:
+    if a.run_id == b.run_id:
+        return a.prompt_position == b.prompt_position
+    return await repo.prompts_pair(connection, a, b)
+
+
 async def _reveal(
     connection: AsyncConnection,
     vote_id: int,
@@ -253,16 +261,17 @@ async def _reveal(
     voter: str,
     battle_id: uuid.UUID | None,
 ) -> VoteOut:
-    contenders = (await repo.contenders_of(connection, [a.run_id]))[a.run_id]
+    contenders = await repo.contenders_of(connection, [a.run_id, b.run_id])
 
     def answer(side: repo.Answer) -> VotedAnswer:
-        c = contenders[side.contender_index]
+        c = contenders[side.run_id][side.contender_index]
         return VotedAnswer(response_id=side.id, label=c["label"], model=c["model"])
 
     return VoteOut.model_validate(
         {
             "id": vote_id,
             "run_id": a.run_id,
+            "other_run_id": b.run_id if b.run_id != a.run_id else None,
             "prompt_index": a.prompt_position,
             "battle_id": battle_id,
             "winner": winner,

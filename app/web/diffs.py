@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 
 from app.errors import NotFoundError
 from app.history.diff import DiffQuery, diff
-from app.state import SessionDep
+from app.state import SessionDep, StateDep
 from app.web.forms import DiffPageQuery, read_query
 from app.web.pages import UI, error_page, render
 
@@ -15,7 +15,9 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get(UI + "/runs/{a}/diff/{b}")
-async def diff_page(a: str, b: str, request: Request, session: SessionDep) -> Response:
+async def diff_page(
+    a: str, b: str, request: Request, state: StateDep, session: SessionDep
+) -> Response:
     try:
         a_id, b_id = uuid.UUID(a), uuid.UUID(b)
     except ValueError:
@@ -27,7 +29,8 @@ async def diff_page(a: str, b: str, request: Request, session: SessionDep) -> Re
         prompt_limit=query.prompt_limit,
     )
     try:
-        found = await diff(session, a_id, b_id, wanted)
+        found = await diff(state, session, a_id, b_id, wanted)
     except NotFoundError as exc:
         return error_page(request, exc)
-    return render(request, "diff.html", diff=found, query=query, errors=errors)
+    judges = [m.name for m in state.catalogue.describe() if m.available]
+    return render(request, "diff.html", diff=found, query=query, errors=errors, judges=judges)

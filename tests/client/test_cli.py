@@ -219,6 +219,26 @@ def test_runs_lists_with_filters_and_show_puts_answers_side_by_side(
     assert "slow [llama2-chat]" in shown.stdout
 
 
+def test_show_numbers_a_contenders_repeated_samples(live: Live) -> None:
+    body = {
+        "prompts": ["Which planet is red?", "And which is blue?"],
+        "models": [{"model": "echo", "label": "thrice", "samples": 3}, "echo-slow"],
+    }
+    run = live.api.post("/compare", params={"wait": 20}, json=body).json()
+    assert run["status"] == "succeeded", run
+    shown = live.cli("show", run["id"])
+    assert shown.code == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    # Each prompt's three samples of `thrice`, numbered; echo-slow's one answer is not.
+    for k in (1, 2, 3):
+        assert sum(f"sample {k}/3 Which planet is red?" in line for line in lines) == 1
+        assert sum(f"sample {k}/3 And which is blue?" in line for line in lines) == 1
+    assert "sample 4/3" not in shown.stdout
+    assert "sample 1/1" not in shown.stdout
+    (contender,) = [line for line in lines if line.strip().startswith("thrice")]
+    assert contender.rstrip().endswith("3, 100% same")  # echo's samples are all alike
+
+
 def test_a_10000_prompt_file_is_sent_and_answered(live: Live, tmp_path: Path) -> None:
     path = tmp_path / "big.jsonl"
     with path.open("w") as file:

@@ -84,3 +84,32 @@ def test_diff_pairs_renamed_contenders_with_map_and_names_an_unknown_label(
     missing = live.cli("replay", "00000000-0000-0000-0000-000000000000")
     assert missing.code == 2
     assert "no run with id" in missing.stderr
+
+
+def test_diff_prints_b_s_win_rate_and_may_start_a_judge(live: Live, tmp_path: Path) -> None:
+    source = _submit(live, tmp_path, "echo")
+    result = live.cli("replay", source, "--max-new-tokens", "3", "--wait", "-q")
+    replay = result.stdout.strip()
+    unvoted = live.cli("diff", source, replay)
+    assert unvoted.code == 0, unvoted.stderr
+    assert "b wins (95%)" in unvoted.stdout
+    assert "b wins: no vote or judgement compares these paired answers yet" in unvoted.stdout
+
+    # People prefer a's whole answers on 4 prompts: b wins none, Wilson's interval 0–49%.
+    diff = live.api.get(f"/runs/{source}/diff/{replay}").json()
+    for prompt in diff["prompts"][:4]:
+        answer = prompt["answers"][0]
+        body = {"a": answer["response_id_a"], "b": answer["response_id_b"], "winner": "a"}
+        assert live.api.post("/votes", json={**body, "voter": "ann"}).status_code == 201
+    voted = live.cli("diff", source, replay)
+    assert voted.code == 0, voted.stderr
+    assert "0% (0–49%) of 4" in voted.stdout, voted.stdout[:1500]
+    assert "b wins: no vote" not in voted.stdout
+
+    # --judge first has a model judge the paired answers (both orders of 8), then shows them.
+    judged = live.cli("diff", source, replay, "--judge", "echo", "--json")
+    assert judged.code == 0, judged.stderr
+    assert "judging b against a: run" in judged.stderr
+    assert "16 succeeded" in judged.stderr
+    (echo,) = json.loads(judged.stdout)["contenders"]
+    assert echo["win_rate_by_voter"]["people"]["votes"] == 4

@@ -63,7 +63,9 @@ async def test_votes_on_answers_that_cannot_be_compared_are_refused(
             ({"a": echo_0.id, "b": 999_999}, "b", "no response with id 999999"),
             ({"a": echo_0.id, "b": echo_0.id}, "b", "two different answers"),
             ({"a": echo_0.id, "b": echo_1.id}, "b", "two answers to one prompt"),
-            ({"a": echo_0.id, "b": elsewhere.id}, "b", "two answers to one prompt"),
+            # Another run's answer to another prompt (to the same one, it is a vote across
+            # two runs: tests/history/test_wins.py).
+            ({"a": echo_1.id, "b": elsewhere.id}, "b", "two answers to one prompt"),
             ({"a": broken_0.id, "b": inst_0.id}, "a", "is failed"),
             ({"a": inst_0.id, "b": broken_0.id}, "b", "is failed"),
             ({"a": 0, "b": inst_0.id}, "a", "greater than or equal to 1"),

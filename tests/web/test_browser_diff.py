@@ -30,4 +30,17 @@ def test_replay_goes_to_the_new_run_and_its_diff_with_the_source(tab: Tab, live:
     expect(page.locator("#paired-answers tbody tr")).to_have_count(2)
     expect(page.locator("#paired-answers tr.changed")).to_have_count(0)
     expect(page.locator(".diff-stats").first).to_contain_text("Changed: 0 of 2")
+
+    # A model judges b's answers against a's; its votes make the win rate, shown on reload.
+    expect(page.locator(".win-rate")).to_contain_text("no vote or judgement")
+    page.get_by_label("Judge model").select_option("echo")
+    page.get_by_role("button", name="Judge these two runs").click()
+    message = page.locator("#judge-message")
+    expect(message).to_contain_text("echo has 4 judge prompts to answer")
+    judging_id = message.get_by_role("link", name="its judging run").get_attribute("href")
+    assert judging_id is not None
+    judging = live.api.get(f"/runs/{judging_id.rsplit('/', 1)[1]}", params={"wait": 30}).json()
+    assert judging["status"] == "succeeded"
+    message.get_by_role("link", name="this diff's win rate").click()
+    expect(page.locator(".win-rate")).to_contain_text("of 2 votes")
     assert tab.errors == []

@@ -113,3 +113,31 @@ async def test_an_unknown_run_is_a_404_page(client: httpx.AsyncClient) -> None:
     page = await _page(client, f"/ui/runs/{a}/diff/{missing}", expect=404)
     assert str(missing) in page
     await _page(client, f"/ui/runs/{a}/diff/not-an-id", expect=404)
+
+
+async def test_the_diff_page_shows_the_win_rate_and_a_judge_button(
+    client: httpx.AsyncClient,
+) -> None:
+    a = await _run(client, [*LONG, SHORT])
+    b = await _replay(client, a, {"params": {"max_new_tokens": 3}})
+    page = await _page(client, f"/ui/runs/{a}/diff/{b}")
+    assert f'data-url="/runs/{a}/diff/{b}/judge"' in page
+    assert ">Judge these two runs</button>" in page
+    assert '<option value="echo">echo</option>' in page
+    assert 'data-votes="0"' in page
+    reason = "no vote or judgement compares these paired answers yet"
+    assert f"Win rate of b: {reason}: POST /runs/{a}/diff/{b}/judge" in page
+
+    # People prefer a's whole answers to b's cut ones on three prompts, and tie on a fourth.
+    rows = [p["answers"][0] for p in (await client.get(f"/runs/{a}/diff/{b}")).json()["prompts"]]
+    for answer, winner in zip(rows, ["a", "a", "a", "tie"], strict=False):
+        body = {"a": answer["response_id_a"], "b": answer["response_id_b"], "winner": winner}
+        vote = await client.post("/votes", json={**body, "voter": "ann"})
+        assert vote.status_code == 201, vote.text
+    page = await _page(client, f"/ui/runs/{a}/diff/{b}")
+    win = re.search(r'<p class="win-rate" data-votes="4">(.*?)</p>', page, re.S)
+    assert win, page
+    text = " ".join(win.group(1).split())
+    assert "b wins <strong>12%</strong>" in text  # half a tie of 4 votes
+    assert "of 4 votes: 0 won, 3 lost, 1 tied" in text
+    assert "people: 12% of 4" in text

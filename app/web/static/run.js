@@ -1,6 +1,8 @@
 // The run page: live progress over the run's server-sent events (GET /runs/{id}/events), the
-// prompt toggles, the cancel, retry and replay buttons and the judge's form (through the API, as JSON).
+// prompt toggles, the cancel, retry and replay buttons (through the API, as JSON); the judge's
+// form is judge.js's.
 import { post, refreshLive, show } from "./app.js";
+import "./judge.js";
 
 const status = document.getElementById("run-status");
 const runId = status.dataset.run;
@@ -89,40 +91,6 @@ document.addEventListener("click", async (event) => {
   }
   await refresh();
   follow();
-});
-
-// A model judges the run: a judging run of its own (POST /runs/{id}/judge), linked when started.
-const judgeForm = document.getElementById("judge-form");
-const judgeMessage = document.getElementById("judge-message");
-
-judgeForm?.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const button = judgeForm.querySelector("button[type=submit]");
-  const judge = judgeForm.elements.judge.value;
-  button.disabled = true;
-  show(judgeMessage, `Asking ${judge} to judge the answers…`);
-  try {
-    const { response, data } = await post(judgeForm.dataset.url, { judge });
-    if (!response.ok) {
-      show(judgeMessage, data.detail || `The service answered ${response.status}.`);
-      return;
-    }
-    const link = document.createElement("a");
-    link.href = `/ui/runs/${data.id}`;
-    link.textContent = "its judging run";
-    const board = document.createElement("a");
-    board.href = `/ui/leaderboard?run=${runId}`;
-    board.textContent = "the leaderboard";
-    judgeMessage.replaceChildren(
-      `${judge} has ${data.prompt_count} judge prompts to answer (each pair of answers, in both orders): follow `,
-      link, "; its votes count on ", board, " as they come.",
-    );
-    judgeMessage.hidden = false;
-  } catch {
-    show(judgeMessage, "The service could not be reached.");
-  } finally {
-    button.disabled = false;
-  }
 });
 
 applyToggles();
