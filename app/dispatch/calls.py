@@ -147,17 +147,17 @@ class ModelCaller:
                 async with asyncio.timeout(timeout):
                     generation = await adapter.generate(request)
             except TimeoutError:
-                metrics.PROVIDER_CALLS.labels(spec.name, "timeout").inc()
+                metrics.labelled(metrics.PROVIDER_CALLS, spec.name, "timeout").inc()
                 error = ProviderError(f"no answer within {timeout:g} s", transient=True)
                 call.end("timeout", time.perf_counter() - started, error=error)
                 raise error from None
             except ProviderError as exc:
-                metrics.PROVIDER_CALLS.labels(spec.name, "error").inc()
+                metrics.labelled(metrics.PROVIDER_CALLS, spec.name, "error").inc()
                 call.end("error", time.perf_counter() - started, error=exc)
                 raise
             latency = time.perf_counter() - started
-            metrics.PROVIDER_CALLS.labels(spec.name, "ok").inc()
-            metrics.PROVIDER_LATENCY.labels(spec.name).observe(latency)
+            metrics.labelled(metrics.PROVIDER_CALLS, spec.name, "ok").inc()
+            metrics.labelled(metrics.PROVIDER_LATENCY, spec.name).observe(latency)
             call.end(
                 "ok",
                 latency,
