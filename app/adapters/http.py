@@ -97,9 +97,6 @@ def provider_error_from_exception(
     return ProviderError(scrub(f"connection failed: {exc}", secrets), transient=True)
 
 
-_JSON = {"Content-Type": "application/json"}
-
-
 class JsonHttpClient:
     """One adapter's HTTP client: a lazily created session, at most `concurrency` connections."""
 
@@ -115,7 +112,7 @@ class JsonHttpClient:
     ) -> None:
         self._concurrency = concurrency
         self._timeout_s = timeout_s
-        self._headers = dict(headers or {})
+        self._headers = {"Content-Type": "application/json", **(headers or {})}
         self._secrets = tuple(s for s in secrets if s)
         self._read_message = read_message
         self._is_transient = is_transient
@@ -128,6 +125,8 @@ class JsonHttpClient:
                 connector=aiohttp.TCPConnector(limit=self._concurrency),
                 timeout=aiohttp.ClientTimeout(total=self._timeout_s),
                 headers=self._headers,
+                # Providers set no cookies worth keeping; a real jar is searched on every call.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 
@@ -136,7 +135,7 @@ class JsonHttpClient:
         try:
             # orjson: the body encoding was a tenth of the dispatcher's CPU with the json module.
             payload = orjson.dumps(body)
-            async with self._get_session().post(url, data=payload, headers=_JSON) as response:
+            async with self._get_session().post(url, data=payload) as response:
                 if not 200 <= response.status < 300:
                     raise await provider_error_from_response(
                         response,

@@ -91,7 +91,7 @@ class LocalAdapter(Adapter):
                     request.prompt or "", stopping_criteria=stop_if, **params
                 )
                 if abandoned.is_set() and data["usage"]["completion_tokens"] < params["max_tokens"]:
-                    metrics.LOCAL_ABANDONED.labels(self._name).inc()
+                    metrics.labelled(metrics.LOCAL_ABANDONED, self._name).inc()
         except ProviderError:
             raise
         except Exception as exc:  # a load or generation failure will not go away by retrying

@@ -292,7 +292,7 @@ class Dispatcher:
 
     def _start_pair(self, spec: ModelSpec, job: Job, run: _Run) -> None:
         self._in_flight[spec.name] += 1
-        metrics.IN_FLIGHT.labels(spec.name).inc()
+        metrics.labelled(metrics.IN_FLIGHT, spec.name).inc()
         task = asyncio.create_task(self._run_pair(spec, run, job))
         self._pairs.add(task)
         task.add_done_callback(self._pairs.discard)
@@ -312,7 +312,7 @@ class Dispatcher:
             )
         finally:
             self._in_flight[spec.name] -= 1
-            metrics.IN_FLIGHT.labels(spec.name).dec()
+            metrics.labelled(metrics.IN_FLIGHT, spec.name).dec()
             self._start_ready(spec)
             if self._worth_claiming(spec.name):
                 self._wake.set()

@@ -106,8 +106,8 @@ class ResultWriter:
             self._unwritten[outcome.lease_token] -= 1
             if self._unwritten[outcome.lease_token] <= 0:
                 del self._unwritten[outcome.lease_token]
-            metrics.PAIRS_FINISHED.labels(outcome.status).inc()
+            metrics.labelled(metrics.PAIRS_FINISHED, outcome.status).inc()
         if reused:
-            metrics.PAIRS_FINISHED.labels("succeeded").inc(sum(r.pairs for r in reused))
+            metrics.labelled(metrics.PAIRS_FINISHED, "succeeded").inc(sum(r.pairs for r in reused))
         self._news.progressed(touched)
         self._news.finished(ended)
