@@ -215,10 +215,9 @@ async def diff(
                 else:
                     next_offset = row[0]
     changes = [t.changes() for t in tallies]
-    counts = await runs_repo.status_counts(session, [a_id, b_id])
     return DiffOut(
-        a=summary(run_a, counts[a_id]),
-        b=summary(run_b, counts[b_id]),
+        a=summary(run_a),
+        b=summary(run_b),
         paired_prompts=len(prompts.pairs),
         contenders=[
             _contender_diff(ca[i], cb[j], tally, change)
