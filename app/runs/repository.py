@@ -263,12 +263,15 @@ async def prompts_page(
 
 async def responses_for_prompts(
     session: AsyncSession, run_id: uuid.UUID, first: int, last: int
-) -> Sequence[ResponseRow]:
-    query = select(ResponseRow).where(
+) -> Sequence[Row[Any]]:
+    """The pairs of the prompts at positions `first` to `last`, as rows with every column:
+    only read, so not loaded as ORM objects (a page is hundreds of them)."""
+    query = select(*ResponseRow.__table__.columns).where(
         ResponseRow.run_id == run_id,
         ResponseRow.prompt_position.between(first, last),
     )
-    return (await session.scalars(query)).all()
+    rows: Sequence[Row[Any]] = (await session.execute(query)).all()
+    return rows
 
 
 def _one_of(column: Any, positions: Sequence[int]) -> ColumnElement[bool]:

@@ -10,6 +10,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db.engine import in_transaction
@@ -237,6 +238,7 @@ async def get_detail(
     stats = await _contender_stats(session, run, contenders)
     prompts, more = await _prompts_page(session, run, prompt_offset, prompt_limit, flags)
     positions = [p.position for p in prompts]
+    rows: Sequence[ResponseRow] | Sequence[Row[Any]]
     if flags:
         per_prompt = sum(c.samples for c in contenders)
         rows = await runs_repo.responses_at(session, run.id, positions, per_prompt)
@@ -278,9 +280,10 @@ async def get_detail(
 
 
 def _answers_by_prompt(
-    rows: Sequence[ResponseRow], contenders: list[Contender]
+    rows: Sequence[Any], contenders: list[Contender]
 ) -> dict[int, dict[str, list[ResponseOut]]]:
-    """Per prompt position and contender label, its answers in sample order."""
+    """Per prompt position and contender label, its answers in sample order; `rows` are
+    ORM objects or plain rows of the responses table."""
     answers: dict[int, dict[str, list[ResponseOut]]] = defaultdict(lambda: defaultdict(list))
     for row in sorted(rows, key=lambda row: row.sample):
         contender = contenders[row.contender_index]
