@@ -9,8 +9,9 @@ Rows are written with INSERT ... SELECT over generate_series from pools of texts
 copying the contenders of a run the service itself stored (so every run reads back as the
 service's own). The two full-text indexes are dropped during the fill and built again after
 it (much faster than updating them row by row), with their own definitions; foreign keys are
-not checked during the fill (the rows are consistent by construction). The schema afterwards
-is the migrations' own.
+not checked during the fill (the rows are consistent by construction), nor do the triggers
+that count each run's pairs fire: each run is written with its counts (every pair
+succeeded). The schema afterwards is the migrations' own.
 """
 
 import random
@@ -137,10 +138,10 @@ async def fill(
         )
         await connection.execute(
             "INSERT INTO runs (id, name, tags, status, params, contenders, models,"
-            " prompt_count, created_at, finished_at)"
+            " prompt_count, created_at, finished_at, pairs_succeeded)"
             " SELECT id, 'bench run ' || seq, jsonb_build_object('ckpt', (seq % 50)::text),"
             " 'succeeded', $1::jsonb, $2::jsonb, $3::text[], prompt_count, created_at,"
-            " created_at + interval '1 minute'"
+            " created_at + interval '1 minute', prompt_count * cardinality($3::text[])"
             " FROM bench_fill",
             template["params"],
             template["contenders"],

@@ -26,7 +26,6 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     func,
-    literal_column,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
@@ -52,16 +51,24 @@ NAMING_CONVENTION = {
 }
 
 
-# Search reads this much of each prompt and output: a tsvector holds at most 1 MB.
-SEARCH_CHARS = 200_000
+def search_vector(run_id: Any, column: Any) -> ColumnElement[Any]:
+    """The full-text form of a text column of a run's row; queries must use this same
+    expression to hit its index. The `simple` configuration: whole words, case-insensitive,
+    no stemming, of the first 200,000 characters (a tsvector holds at most 1 MB); and one
+    lexeme naming the run, which no search can type, matched by `search_term(run_id)` (SQL
+    functions made by migration e3a5af2ce945)."""
+    return func.run_search_vector(run_id, column)
 
 
-def search_vector(column: Any) -> ColumnElement[Any]:
-    """The full-text form of a text column; queries must use this same expression to hit
-    its index. The `simple` configuration: whole words, case-insensitive, no stemming."""
-    return func.to_tsvector(
-        literal_column("'simple'::regconfig"), func.left(column, literal_column(str(SEARCH_CHARS)))
-    )
+SEARCH_INDEX_STORAGE = {"gin_pending_list_limit": 64}
+"""The search indexes' pending list, which every scan reads whole, stays within 64 kB (8
+pages; 4 MB by default): a search probes the indexes once or twice a run it lists."""
+
+
+def search_term(run_id: Any) -> ColumnElement[Any]:
+    """The search term that matches exactly the rows of this run: AND it with a search to
+    search one run, through the same index as a search of every run."""
+    return func.run_search_term(run_id)
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -201,6 +208,14 @@ class RunRow(Base):
     # The key that made the run, as it was named then (none while auth is off).
     created_by_key_name: Mapped[str | None] = mapped_column(Text)
     created_by_key_prefix: Mapped[str | None] = mapped_column(Text)
+    # How many of its pairs are in each status, and how many were answered from the cache:
+    # kept by triggers on `responses` (migration e3a5af2ce945), never written here.
+    pairs_queued: Mapped[int] = mapped_column(Integer, server_default="0")
+    pairs_running: Mapped[int] = mapped_column(Integer, server_default="0")
+    pairs_succeeded: Mapped[int] = mapped_column(Integer, server_default="0")
+    pairs_failed: Mapped[int] = mapped_column(Integer, server_default="0")
+    pairs_cancelled: Mapped[int] = mapped_column(Integer, server_default="0")
+    pairs_cached: Mapped[int] = mapped_column(Integer, server_default="0")
 
     __table_args__ = (
         CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
@@ -243,7 +258,14 @@ class PromptRow(Base):
     key: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_prompts_search", search_vector(text), postgresql_using="gin"),)
+    __table_args__ = (
+        Index(
+            "ix_prompts_search",
+            search_vector(run_id, text),
+            postgresql_using="gin",
+            postgresql_with=SEARCH_INDEX_STORAGE,
+        ),
+    )
 
 
 class ResponseRow(Base):
@@ -339,7 +361,12 @@ class ResponseRow(Base):
             "run_id",
             postgresql_where=text("status = 'running' AND max_cost_usd IS NOT NULL"),
         ),
-        Index("ix_responses_search", search_vector(output), postgresql_using="gin"),
+        Index(
+            "ix_responses_search",
+            search_vector(run_id, output),
+            postgresql_using="gin",
+            postgresql_with=SEARCH_INDEX_STORAGE,
+        ),
         # A run's prompts with a flagged answer (`?flag=`), in order: only flagged answers are
         # in it, so finding the few flagged prompts of a clean run reads those and no more
         # (by the unique index, it would read every answer of the run). Only queries that say

@@ -24,18 +24,23 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Float,
+    Integer,
+    SmallInteger,
     Table,
     Text,
     any_,
     bindparam,
     case,
+    cast,
+    column,
     exists,
     func,
     literal,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.tables import ResponseRow, RunRow, status_in
@@ -235,24 +240,57 @@ async def requeue_expired(connection: AsyncConnection, max_lost_leases: int) -> 
     return [run_id for run_id, status in statuses if status == "failed"]
 
 
+# Outcomes are written as one statement a batch, from arrays (a column each): the triggers that
+# keep each run's counts (migration e3a5af2ce945) fire once a statement, and an executemany
+# is a statement a pair, each locking and updating its run's row again.
+_OUTCOME_COLUMNS = {
+    "id": BigInteger,
+    "token": UUID(as_uuid=True),
+    "status": Text,
+    "output": Text,
+    "finish_reason": Text,
+    "error": Text,
+    "prompt_tokens": Integer,
+    "completion_tokens": Integer,
+    "latency_ms": Float,
+    "flags": Text,  # each answer's flags as an array's text form: arrays of arrays must be even
+    "repetition": Float,
+    "prompt_overlap": Float,
+    "words": Integer,
+    "version": SmallInteger,
+    "cost_usd": Float,
+    "attempts": Integer,
+}
+
+
+def _arrays(columns: dict[str, Any]) -> Any:
+    """Rows from one array parameter a column (`b_<name>`), as the derived table `b`."""
+    return (
+        func.unnest(*(bindparam(f"b_{n}", type_=ARRAY(t)) for n, t in columns.items()))
+        .table_valued(*(column(n, t) for n, t in columns.items()))
+        .render_derived(name="b")
+    )
+
+
+_outcomes = _arrays(_OUTCOME_COLUMNS)
 _record = (
     update(responses)
-    .where(r.id == bindparam("b_id"), r.lease_token == bindparam("b_token"), r.status == "running")
+    .where(r.id == _outcomes.c.id, r.lease_token == _outcomes.c.token, r.status == "running")
     .values(
-        status=bindparam("b_status"),
-        output=bindparam("b_output"),
-        finish_reason=bindparam("b_finish_reason"),
-        error=bindparam("b_error"),
-        prompt_tokens=bindparam("b_prompt_tokens"),
-        completion_tokens=bindparam("b_completion_tokens"),
-        latency_ms=bindparam("b_latency_ms"),
-        flags=bindparam("b_flags", type_=ARRAY(Text)),
-        repetition=bindparam("b_repetition"),
-        prompt_overlap=bindparam("b_prompt_overlap"),
-        words=bindparam("b_words"),
-        diagnostics_version=bindparam("b_version"),
-        cost_usd=bindparam("b_cost_usd"),
-        attempts=r.attempts + bindparam("b_attempts"),
+        status=_outcomes.c.status,
+        output=_outcomes.c.output,
+        finish_reason=_outcomes.c.finish_reason,
+        error=_outcomes.c.error,
+        prompt_tokens=_outcomes.c.prompt_tokens,
+        completion_tokens=_outcomes.c.completion_tokens,
+        latency_ms=_outcomes.c.latency_ms,
+        flags=cast(_outcomes.c.flags, ARRAY(Text)),
+        repetition=_outcomes.c.repetition,
+        prompt_overlap=_outcomes.c.prompt_overlap,
+        words=_outcomes.c.words,
+        diagnostics_version=_outcomes.c.version,
+        cost_usd=_outcomes.c.cost_usd,
+        attempts=r.attempts + _outcomes.c.attempts,
         finished_at=func.now(),
         lease_token=None,
         lease_expires_at=None,
@@ -265,59 +303,65 @@ def _storable(text: str | None) -> str | None:
     return text.replace("\x00", "") if text else text
 
 
+def _flags_text(flags: Sequence[str]) -> str:
+    return "{" + ",".join(f'"{flag}"' for flag in flags) + "}"
+
+
 def _diagnostics(d: Diagnostics | None) -> dict[str, Any]:
     if d is None:  # a failure or a cancel; or an answer whose diagnostics failed
-        return dict.fromkeys(
-            ("b_flags", "b_repetition", "b_prompt_overlap", "b_words", "b_version")
-        )
+        return dict.fromkeys(("flags", "repetition", "prompt_overlap", "words", "version"))
     return {
-        "b_flags": list(d.flags),
-        "b_repetition": d.repetition,
-        "b_prompt_overlap": d.prompt_overlap,
-        "b_words": d.words,
-        "b_version": DIAGNOSTICS_VERSION,
+        "flags": _flags_text(d.flags),
+        "repetition": d.repetition,
+        "prompt_overlap": d.prompt_overlap,
+        "words": d.words,
+        "version": DIAGNOSTICS_VERSION,
     }
 
 
+_calls = _arrays({"id": BigInteger, "token": UUID(as_uuid=True), "calls": Integer})
 _count_calls = (
     update(responses)
-    .where(r.id == bindparam("b_id"), r.lease_token == bindparam("b_token"))
-    .values(attempts=r.attempts + bindparam("b_calls"))
+    .where(r.id == _calls.c.id, r.lease_token == _calls.c.token)
+    .values(attempts=r.attempts + _calls.c.calls)
 )
+
+
+def _columns(rows: list[dict[str, Any]], names: Any) -> dict[str, list[Any]]:
+    """`rows` as one list a column, the parameters of `_arrays`."""
+    return {f"b_{name}": [row[name] for row in rows] for name in names}
 
 
 async def record(
     connection: AsyncConnection, outcomes: Sequence[Outcome], calls: Sequence[CallMade] = ()
 ) -> None:
-    """Write many outcomes, and the retries made for pairs, each kind in one executemany. A
+    """Write many outcomes, and the retries made for pairs, each kind in one statement. A
     pair's retries are written with its outcome when both are in the batch."""
     counted = Counter(call.id for call in calls)
-    params: list[dict[str, Any]] = [
+    rows: list[dict[str, Any]] = [
         {
-            "b_id": o.id,
-            "b_token": o.lease_token,
-            "b_status": o.status,
-            "b_output": _storable(o.output),
-            "b_finish_reason": o.finish_reason,
-            "b_error": _storable(o.error),
-            "b_prompt_tokens": o.prompt_tokens,
-            "b_completion_tokens": o.completion_tokens,
-            "b_latency_ms": o.latency_ms,
-            "b_attempts": counted.pop(o.id, 0) - (not o.called),
-            "b_cost_usd": o.cost_usd,
+            "id": o.id,
+            "token": o.lease_token,
+            "status": o.status,
+            "output": _storable(o.output),
+            "finish_reason": o.finish_reason,
+            "error": _storable(o.error),
+            "prompt_tokens": o.prompt_tokens,
+            "completion_tokens": o.completion_tokens,
+            "latency_ms": o.latency_ms,
+            "attempts": counted.pop(o.id, 0) - (not o.called),
+            "cost_usd": o.cost_usd,
             **_diagnostics(o.diagnostics),
         }
         for o in outcomes
     ]
     if counted:
         tokens = {call.id: call.lease_token for call in calls}
-        await connection.execute(
-            _count_calls,
-            [{"b_id": i, "b_token": tokens[i], "b_calls": n} for i, n in counted.items()],
-        )
+        retried = [{"id": i, "token": tokens[i], "calls": n} for i, n in counted.items()]
+        await connection.execute(_count_calls, _columns(retried, ("id", "token", "calls")))
     charges = await _charges(connection, outcomes)
-    if params:
-        await connection.execute(_record, params)
+    if rows:
+        await connection.execute(_record, _columns(rows, _OUTCOME_COLUMNS))
     if charges:
         await _charge(connection, charges)
 

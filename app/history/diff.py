@@ -261,10 +261,9 @@ async def diff(
     changes = [t.changes() for t in tallies]
     across = await votes_across(await session.connection(), (a_id, b_id))
     records = wins.tally(across, a_id, [t.answers for t in tallies])
-    counts = await runs_repo.status_counts(session, [a_id, b_id])
     return DiffOut(
-        a=summary(run_a, counts[a_id]),
-        b=summary(run_b, counts[b_id]),
+        a=summary(run_a),
+        b=summary(run_b),
         paired_prompts=len(prompts.pairs),
         contenders=[
             _contender_diff(ca[i], cb[j], tally, change, record, wins.no_votes(a_id, b_id))

@@ -7,7 +7,7 @@ app/dispatch/queue.py): one lock order everywhere, so they never deadlock.
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -20,10 +20,12 @@ from sqlalchemy import (
     any_,
     case,
     delete,
+    exists,
     func,
     insert,
     literal,
     literal_column,
+    or_,
     select,
     text,
     true,
@@ -35,7 +37,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.db.tables import FLAGGED, PromptRow, ResponseRow, RunRow, search_vector
+from app.db.tables import FLAGGED, PromptRow, ResponseRow, RunRow, search_term, search_vector
 from app.diagnostics import FLAGS
 from app.dispatch.notifications import notify_runs, notify_work
 from app.dispatch.queue import finish_runs
@@ -52,7 +54,9 @@ async def insert_run(
     session.add(run)
     await session.flush()
     await session.execute(insert(PromptRow), prompts)
-    await session.execute(insert(ResponseRow), responses)
+    # RETURNING, so that SQLAlchemy sends the rows a thousand to a statement instead of one
+    # statement a row: each statement fires the triggers that count the run's pairs.
+    await session.execute(insert(ResponseRow).returning(ResponseRow.id), responses)
 
 
 async def get_run(session: AsyncSession, run_id: uuid.UUID) -> RunRow | None:
@@ -96,12 +100,41 @@ async def is_searchable(session: AsyncSession, text: str) -> bool:
 
 
 def _runs_containing(text: str) -> Any:
-    """Ids of runs with a prompt or an output matching `text`, found through the search indexes."""
+    """Ids of runs with a prompt or an output matching `text`, found through the search
+    indexes: every match is read, which is cheap only for rare words."""
     wanted = _search_query(text)
     return union(
-        select(PromptRow.run_id).where(search_vector(PromptRow.text).op("@@")(wanted)),
-        select(ResponseRow.run_id).where(search_vector(ResponseRow.output).op("@@")(wanted)),
+        select(PromptRow.run_id).where(
+            search_vector(PromptRow.run_id, PromptRow.text).op("@@")(wanted)
+        ),
+        select(ResponseRow.run_id).where(
+            search_vector(ResponseRow.run_id, ResponseRow.output).op("@@")(wanted)
+        ),
     )
+
+
+async def _matching(session: AsyncSession, run_ids: Sequence[uuid.UUID], text: str) -> set[Any]:
+    """Those of `run_ids` with a prompt or an output matching `text`: two probes of the search
+    indexes a run, each `text` AND the run's own term, which stops at the run's first match
+    and skips through a common word's entries instead of reading them. The run is named only
+    inside the search term, so no plan can read the run's rows or every match instead."""
+    wanted = (
+        func.unnest(literal(list(run_ids), ARRAY(UUID(as_uuid=True))))
+        .table_valued("id")
+        .render_derived(name="wanted")
+    )
+    term = _search_query(text).op("&&")(search_term(wanted.c.id))
+    found = await session.scalars(
+        select(wanted.c.id).where(
+            or_(
+                exists().where(search_vector(PromptRow.run_id, PromptRow.text).op("@@")(term)),
+                exists().where(
+                    search_vector(ResponseRow.run_id, ResponseRow.output).op("@@")(term)
+                ),
+            )
+        )
+    )
+    return set(found)
 
 
 def _ordered(order: RunOrder, after: tuple[Any, uuid.UUID] | None) -> Select[RunRow]:
@@ -162,6 +195,16 @@ def runs_query(
     return query
 
 
+PROBED_PAGES = 4
+"""A search probes this many pages of runs, newest first (or in the page's order), run by
+run; if they hold too few matches, the word is rare and the rest is found from its matches."""
+
+
+def sort_key(run: RunRow, order: RunOrder = "-created_at") -> tuple[Any, uuid.UUID]:
+    """The sort value and id of `run` in `order`: what a page after it starts after."""
+    return (run.created_at if order == "-created_at" else run.cost_usd), run.id
+
+
 async def list_runs(
     session: AsyncSession,
     filters: RunFilters,
@@ -169,7 +212,21 @@ async def list_runs(
     after: tuple[Any, uuid.UUID] | None,
     order: RunOrder = "-created_at",
 ) -> Sequence[RunRow]:
-    return (await session.scalars(runs_query(filters, limit, after, order))).all()
+    if filters.text is None:
+        return (await session.scalars(runs_query(filters, limit, after, order))).all()
+    # Listing the runs that hold matches would read every match: for a word in nearly every
+    # answer, the whole table. Each run of the list is probed instead, a page at a time.
+    text, unfiltered = filters.text, replace(filters, text=None)
+    found: list[RunRow] = []
+    for _ in range(PROBED_PAGES):
+        runs = (await session.scalars(runs_query(unfiltered, limit, after, order))).all()
+        matching = await _matching(session, [run.id for run in runs], text) if runs else set()
+        found += [run for run in runs if run.id in matching]
+        if len(found) >= limit or len(runs) < limit:
+            return found[:limit]
+        after = sort_key(runs[-1], order)
+    rest = await session.scalars(runs_query(filters, limit - len(found), after, order))
+    return [*found, *rest]
 
 
 def _pairs_of_run(run_id: Any, *columns: Any) -> Select[Any]:
@@ -192,36 +249,6 @@ def _pairs_of_run(run_id: Any, *columns: Any) -> Select[Any]:
     )
 
 
-async def status_counts(
-    session: AsyncSession, run_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, dict[str, int]]:
-    """Per run, how many responses are in each status."""
-    # One run at a time: `run_id IN (50 ids)` looks, without statistics, like a quarter of
-    # the table (0.5% an id), which PostgreSQL would rather read whole.
-    wanted = select(
-        func.unnest(literal(list(run_ids), ARRAY(UUID(as_uuid=True)))).label("run_id")
-    ).subquery("wanted")
-    pairs = _pairs_of_run(wanted.c.run_id, ResponseRow.status, ResponseRow.cached_from).lateral(
-        "pairs"
-    )
-    rows = await session.execute(
-        select(
-            wanted.c.run_id,
-            pairs.c.status,
-            func.count(),
-            func.count(pairs.c.cached_from),
-        )
-        .select_from(wanted.join(pairs, true()))
-        .group_by(wanted.c.run_id, pairs.c.status)
-    )
-    counts: dict[uuid.UUID, dict[str, int]] = {run_id: {} for run_id in run_ids}
-    for run_id, status, n, cached in rows:
-        counts[run_id][status] = n
-        if cached:
-            counts[run_id]["cached"] = counts[run_id].get("cached", 0) + cached
-    return counts
-
-
 async def prompts_page(
     session: AsyncSession, run_id: uuid.UUID, offset: int, limit: int
 ) -> Sequence[PromptRow]:
@@ -238,12 +265,15 @@ async def prompts_page(
 
 async def responses_for_prompts(
     session: AsyncSession, run_id: uuid.UUID, first: int, last: int
-) -> Sequence[ResponseRow]:
-    query = select(ResponseRow).where(
+) -> Sequence[Row[Any]]:
+    """The pairs of the prompts at positions `first` to `last`, as rows with every column:
+    only read, so not loaded as ORM objects (a page is hundreds of them)."""
+    query = select(*ResponseRow.__table__.columns).where(
         ResponseRow.run_id == run_id,
         ResponseRow.prompt_position.between(first, last),
     )
-    return (await session.scalars(query)).all()
+    rows: Sequence[Row[Any]] = (await session.execute(query)).all()
+    return rows
 
 
 def _one_of(column: Any, positions: Sequence[int]) -> ColumnElement[bool]:

@@ -10,6 +10,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db.engine import in_transaction
@@ -44,7 +45,32 @@ def _counts(by_status: dict[str, int]) -> StatusCounts:
     return StatusCounts(**by_status, total=total)
 
 
-def summary(run: RunRow, by_status: dict[str, int]) -> RunSummary:
+def stored_counts(run: RunRow) -> dict[str, int]:
+    """The run's counts as the triggers on `responses` keep them on the run."""
+    return {
+        "queued": run.pairs_queued,
+        "running": run.pairs_running,
+        "succeeded": run.pairs_succeeded,
+        "failed": run.pairs_failed,
+        "cancelled": run.pairs_cancelled,
+        "cached": run.pairs_cached,
+    }
+
+
+COUNTED = (
+    "pairs_queued",
+    "pairs_running",
+    "pairs_succeeded",
+    "pairs_failed",
+    "pairs_cancelled",
+    "pairs_cached",
+)
+
+
+def summary(run: RunRow, by_status: dict[str, int] | None = None) -> RunSummary:
+    """The run's summary; its counts as stored on it unless given."""
+    if by_status is None:
+        by_status = stored_counts(run)
     return RunSummary(
         id=run.id,
         status=run.status,
@@ -69,8 +95,10 @@ def summary(run: RunRow, by_status: dict[str, int]) -> RunSummary:
 
 async def get_summary(session: AsyncSession, run_id: uuid.UUID) -> RunSummary:
     run = await get_run(session, run_id)
-    counts = await runs_repo.status_counts(session, [run.id])
-    return summary(run, counts[run.id])
+    # Read again: this session may have written the run's pairs (accepting it), or have
+    # read the run before (waiting for it to finish), and the triggers changed the counts.
+    await session.refresh(run, attribute_names=COUNTED)
+    return summary(run)
 
 
 async def get_run(session: AsyncSession, run_id: uuid.UUID) -> RunRow:
@@ -125,9 +153,8 @@ async def list_page(
         )
     runs = await runs_repo.list_runs(session, filters, limit + 1, after, order)
     page, more = runs[:limit], len(runs) > limit
-    counts = await runs_repo.status_counts(session, [run.id for run in page])
     return RunPage(
-        items=[summary(run, counts[run.id]) for run in page],
+        items=[summary(run) for run in page],
         next_cursor=encode_cursor(page[-1], order) if more else None,
     )
 
@@ -211,6 +238,7 @@ async def get_detail(
     stats = await _contender_stats(session, run, contenders)
     prompts, more = await _prompts_page(session, run, prompt_offset, prompt_limit, flags)
     positions = [p.position for p in prompts]
+    rows: Sequence[ResponseRow] | Sequence[Row[Any]]
     if flags:
         per_prompt = sum(c.samples for c in contenders)
         rows = await runs_repo.responses_at(session, run.id, positions, per_prompt)
@@ -252,9 +280,10 @@ async def get_detail(
 
 
 def _answers_by_prompt(
-    rows: Sequence[ResponseRow], contenders: list[Contender]
+    rows: Sequence[Any], contenders: list[Contender]
 ) -> dict[int, dict[str, list[ResponseOut]]]:
-    """Per prompt position and contender label, its answers in sample order."""
+    """Per prompt position and contender label, its answers in sample order; `rows` are
+    ORM objects or plain rows of the responses table."""
     answers: dict[int, dict[str, list[ResponseOut]]] = defaultdict(lambda: defaultdict(list))
     for row in sorted(rows, key=lambda row: row.sample):
         contender = contenders[row.contender_index]

@@ -21,6 +21,7 @@ from app.dispatch import budget, cache, queue
 from app.history import repository as history_repo
 from app.runs import export, repository
 from app.runs import repository as runs_repo
+from app.runs.repository import RunFilters
 from tests.support.database import admin, database_url
 from tests.support.query_plans import PLAN_MODES, PlanMode, Statement, explain, only, recording
 
@@ -37,7 +38,6 @@ FLAGGED_EVERY = 100  # prompts, of which one has a flagged answer
 EXPORT_RUN = uuid.UUID(int=0xE0)
 ENDED_RUN = uuid.UUID(int=0xE1)  # every pair answered, the run not yet marked finished
 BACKLOG = [uuid.UUID(int=g) for g in range(1, BACKLOG_RUNS + 1)]
-PAGE_OF_ABSENT_RUNS = [uuid.UUID(int=0xA000 + k) for k in range(49)]
 
 
 def _run(run_id: uuid.UUID, status: str, models: list[str], prompts: int) -> str:
@@ -281,14 +281,20 @@ CASES: dict[str, tuple[Callable[[AsyncConnection], Awaitable[object]], str, str,
         "prompts",
         100,
     ),
-    # A page of runs (GET /runs, 50 by default, up to 200): each run's pairs, not the table's.
-    "a page of runs is counted": (
-        lambda c: _reads(
-            c, lambda s: runs_repo.status_counts(s, [ENDED_RUN, *PAGE_OF_ABSENT_RUNS])
-        ),
-        "FROM responses",
+    # GET /runs?q= a word in 100,000 answers: the page's runs probed one by one, each probe
+    # stopping at its run's first match (an answer, or a prompt), never reading the matches.
+    "a search probes each run of the page": (
+        lambda c: _reads(c, lambda s: runs_repo.list_runs(s, RunFilters(text="answer"), 10, None)),
+        "EXISTS",
         "responses",
-        20,
+        10,
+    ),
+    # A word nobody wrote: after a few pages of probes, its matches (none) are read instead.
+    "a search for a rare word reads its matches": (
+        lambda c: _reads(c, lambda s: runs_repo.list_runs(s, RunFilters(text="quokka"), 1, None)),
+        "UNION",
+        "responses",
+        0,
     ),
     "a run's contenders are summed up": (
         lambda c: _reads(c, lambda s: runs_repo.contender_stats(s, ENDED_RUN)),

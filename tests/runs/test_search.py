@@ -6,7 +6,7 @@ import asyncpg
 import httpx
 
 from app.db.engine import create_engine
-from app.runs.repository import RunFilters, runs_query
+from app.runs.repository import PROBED_PAGES, RunFilters, runs_query
 
 
 async def _run(client: httpx.AsyncClient, prompt: str, name: str, template: str = "raw") -> str:
@@ -54,6 +54,30 @@ async def test_q_pages_like_any_other_filter(client: httpx.AsyncClient) -> None:
     names = [r["name"] for r in first["items"] + second["items"]]
     assert names == [f"run{i}" for i in reversed(range(5))]
     assert second["next_cursor"] is None
+
+
+async def test_a_rare_word_past_the_probed_runs_is_found_from_its_matches(
+    client: httpx.AsyncClient,
+) -> None:
+    """The newest runs are probed a page at a time, PROBED_PAGES pages; matches older than
+    those are found from the matches themselves, and pages go on from there."""
+    await _run(client, "the oldest zebra", "zebra0")
+    await _run(client, "another zebra", "zebra1")
+    for i in range(2 * PROBED_PAGES + 1):  # more than the probed pages of 2 (limit 1, + 1)
+        await _run(client, f"nothing to see {i}", f"plain{i}")
+    names: list[str] = []
+    cursor: str | None = None
+    for _ in range(3):
+        params: dict[str, str | int] = {"q": "zebra", "limit": 1}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await client.get("/runs", params=params)).json()
+        names += [r["name"] for r in page["items"]]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert names == ["zebra1", "zebra0"]
+    assert cursor is None
+    assert await _found(client, q="nothing", limit=3) == {"plain8", "plain7", "plain6"}
 
 
 async def test_q_is_answered_from_the_search_indexes(db_url: str) -> None:
