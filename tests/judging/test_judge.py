@@ -327,16 +327,12 @@ async def test_readers_racing_to_read_the_judges_answers_count_each_pair_once(
 
 
 def prefers(marker: str) -> Callable[[str], str]:
-    """A judge that always prefers the answer holding `marker` (ckpt-2's [INST]), or the other."""
-
-    def reply(prompt: str) -> str:
-        _, a, _ = shown(prompt)
-        return "[[A]]" if (marker in a) else "[[B]]"
-
-    return reply
+    """A judge that always prefers the answer holding `marker` (ckpt-2's "[INST]")."""
+    return lambda prompt: "[[A]]" if marker in shown(prompt)[1] else "[[B]]"
 
 
 def prefers_not(marker: str) -> Callable[[str], str]:
+    """A judge that always prefers the answer without `marker`."""
     return lambda prompt: "[[B]]" if marker in shown(prompt)[1] else "[[A]]"
 
 
