@@ -24,6 +24,7 @@ from app.client.commands import (
     service_at,
     tag_pairs,
 )
+from app.client.judging import Again, Cache, rejudging
 from app.client.service import EXIT_FAILED_PAIRS
 
 
@@ -99,6 +100,8 @@ def diff(
             "votes make the table's win rate.",
         ),
     ] = None,
+    again: Again = False,
+    cache: Cache = None,
     as_json: AsJson = False,
     url: Url = DEFAULT_URL,
 ) -> None:
@@ -107,7 +110,7 @@ def diff(
     votes or a judge compared them."""
     with service_at(url) as service:
         if judge_model is not None:
-            body = {"judge": judge_model, "map": label_map or []}
+            body = {"judge": judge_model, "map": label_map or [], **rejudging(again, cache)}
             judging = service.post(f"/runs/{a}/diff/{b}/judge", body)
             err.print(f"judging b against a: run {judging['id']}", highlight=False)
             final = display.follow(service.events(judging["id"]), err, quiet=True)

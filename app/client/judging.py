@@ -30,6 +30,29 @@ Contenders = Annotated[
     typer.Option("--contender", "-c", help="A contender's label; give two to pair only them."),
 ]
 
+Again = Annotated[
+    bool,
+    typer.Option(
+        "--again",
+        help="Judge again the pairs this judge judged already, asking it anew (its latest "
+        "verdict on a pair counts); without it they are skipped.",
+    ),
+]
+Cache = Annotated[
+    bool | None,
+    typer.Option(
+        "--cache/--no-cache",
+        help="Reuse the judge's stored answers to identical judge prompts, or ask it every "
+        "time. Default: reuse, except with --again.",
+        show_default=False,
+    ),
+]
+
+
+def rejudging(again: bool, cache: bool | None) -> dict[str, bool]:
+    """The judge request's `again` and `cache`, as given."""
+    return {"again": again} | ({} if cache is None else {"cache": cache})
+
 
 def _pair(contenders: list[str] | None) -> list[str] | None:
     if contenders is not None and len(contenders) != 2:
@@ -122,6 +145,8 @@ def judge(
         int | None, typer.Option(min=1, help="Judge at most this many prompts.")
     ] = None,
     max_new_tokens: Annotated[int | None, typer.Option(help="The judge's token limit.")] = None,
+    again: Again = False,
+    cache: Cache = None,
     wait: Wait = False,
     allow_failures: AllowFailures = False,
     quiet: Quiet = False,
@@ -144,7 +169,8 @@ def judge(
     if max_new_tokens is not None:
         body["params"] = {"max_new_tokens": max_new_tokens}
     with service_at(url) as service:
-        summary = service.post(f"/runs/{run_id}/judge", {k: v for k, v in body.items() if v})
+        given = {k: v for k, v in body.items() if v}
+        summary = service.post(f"/runs/{run_id}/judge", given | rejudging(again, cache))
         sys.stdout.write(f"{summary['id']}\n")
         sys.stdout.flush()
         if not wait:

@@ -48,6 +48,7 @@ from app.history.schemas import (
 from app.history.wins import AnswerPair
 from app.judging.judge import settle_judged
 from app.judging.repository import votes_across
+from app.judging.voters import latest_verdicts
 from app.runs import repository as runs_repo
 from app.runs.service import get_run, summary
 from app.state import ServiceState
@@ -259,7 +260,7 @@ async def diff(
                 else:
                     next_offset = row[0]
     changes = [t.changes() for t in tallies]
-    across = await votes_across(await session.connection(), (a_id, b_id))
+    across = latest_verdicts(await votes_across(await session.connection(), (a_id, b_id)))
     records = wins.tally(across, a_id, [t.answers for t in tallies])
     return DiffOut(
         a=summary(run_a),

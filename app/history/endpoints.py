@@ -116,7 +116,8 @@ async def judge_diff(
     """A judging run, as `POST /runs/{id}/judge` makes, on the diff's paired answers: each
     succeeded answer of `a` and its partner in `b` (paired prompt and contender, first
     sample), judged in both orders. Its votes count in the diff's `win_rate`, never on the
-    leaderboard. Pairs this judge judged already are skipped."""
+    leaderboard. Pairs this judge judged already are skipped,
+    unless `again`: then they are judged anew, and its latest verdict on a pair counts."""
     summary = await judging.start(state, a, b, body, caller)
     response.headers["Location"] = f"/runs/{summary.id}"
     return summary

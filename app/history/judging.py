@@ -56,7 +56,7 @@ async def start(
             raise ConflictError(
                 f"runs {a_id} and {b_id} have no pair of succeeded paired answers left for "
                 f"{request.judge} to judge: no prompt or contender pairs, or every pair was "
-                "judged by it already"
+                "judged by it already (`again`: judge them again)"
             )
         orders = await judge.orders_of(connection, found)
         a, b = paired.run_a, paired.run_b
@@ -64,7 +64,7 @@ async def start(
             state,
             session,
             plan,
-            request.params,
+            request,
             orders,
             name=f"judge {plan.spec.name}: {b.name or b.id} against {a.name or a.id}",
             judged_run_id=a_id,
@@ -82,8 +82,12 @@ async def _pairs_to_judge(
 ) -> list[Pair]:
     """The paired answers to judge, in `a`'s prompt order, until `max_prompts` prompts have
     some or the pairs end."""
-    judged = await store.pairs_across_being_judged(
-        connection, (paired.run_a.id, paired.run_b.id), request.judge
+    judged = (
+        set()
+        if request.again
+        else await store.pairs_across_being_judged(
+            connection, (paired.run_a.id, paired.run_b.id), request.judge
+        )
     )
     picking = judge.Picking(request.max_prompts, max_calls, "paired answer", "`map` fewer")
     pairs = paired.prompts.pairs

@@ -9,7 +9,9 @@ unchanged; the leaderboard and a run's own judging read only the votes without i
 
 A vote counts for a contender pair when its two answers are exactly a pair the diff compared
 (same paired prompt, the pair's contenders, the same sample); either answer may have been on
-the left. Ties and `both_bad` count half; the interval is Wilson's, as the leaderboard's.
+the left. A judge that judged a pair again (`again`) counts with its latest verdict only
+(app/judging/voters.py `latest_verdicts`). Ties and `both_bad` count half; the interval is
+Wilson's, as the leaderboard's.
 """
 
 import uuid

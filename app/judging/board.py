@@ -4,6 +4,8 @@ A contender is its label, across runs: keep labels stable from run to run (`ckpt
 checkpoints over time. A vote's `item` is its run and prompt, so that people and judges are
 matched on the same pair. A judge's vote on a pair is one (both orders agreed, or a tie); its
 position inconsistency and its agreement with people are measured on the two orders it judged.
+A judge that judged a pair again (`again`) counts with its latest judging run of the pair only:
+its vote and its two orders from there (app/judging/voters.py `latest_verdicts`).
 """
 
 import asyncio
@@ -26,7 +28,7 @@ from app.judging.judgements import Verdict
 from app.judging.ranking import Vote, agreement, judge_inconsistency, leaderboard
 from app.judging.repository import StoredVote
 from app.judging.schemas import LeaderboardOut
-from app.judging.voters import is_judge, judge_voter, ranked_as
+from app.judging.voters import is_judge, judge_voter, latest_verdicts, ranked_as
 from app.state import ServiceState
 
 Contenders = dict[uuid.UUID, list[dict[str, Any]]]
@@ -47,7 +49,7 @@ async def board(
         selected = await _select(connection, run_ids, tags, project_id)
     await judge.settle_judged(state.engine, selected)
     async with state.engine.connect() as connection:
-        stored = await repo.votes_of(connection, selected)
+        stored = latest_verdicts(await repo.votes_of(connection, selected))
         verdicts = await store.verdicts_of(connection, selected)
         runs = selected if selected is not None else sorted({v.run_id for v in stored})
         contenders = await repo.contenders_of(
@@ -132,10 +134,15 @@ def _compute(
 
 
 def _orders_judged(verdicts: list[Verdict], label: Callable[[uuid.UUID, int], str]) -> list[Vote]:
-    """Each order of the pairs a judge judged in both orders in one judging run."""
+    """Each order of the pairs a judge judged in both orders in one judging run: in the
+    latest such run of that judge on the pair, as its votes count."""
     pairs: defaultdict[tuple[uuid.UUID, frozenset[int]], list[Verdict]] = defaultdict(list)
     for v in verdicts:
         pairs[v.judging_run_id, frozenset((v.a_response_id, v.b_response_id))].append(v)
+    latest: dict[tuple[str, frozenset[int]], list[Verdict]] = {}
+    for (_, pair), both in sorted(pairs.items(), key=lambda item: item[1][0].judgement_id):
+        if len(both) == 2:
+            latest[both[0].judge, pair] = both
     return [
         Vote(
             label(v.judged_run_id, v.a_contender),
@@ -144,7 +151,6 @@ def _orders_judged(verdicts: list[Verdict], label: Callable[[uuid.UUID, int], st
             judge_voter(v.judge),
             item=f"{v.judged_run_id}:{v.prompt_position}",
         )
-        for both in pairs.values()
-        if len(both) == 2
+        for both in latest.values()
         for v in both
     ]

@@ -109,7 +109,8 @@ async def judge_run(
     """A judging run: each pair of succeeded answers to a prompt, judged in both orders, as
     a run of its own whose one contender is the judge (its progress at `GET /runs/{id}`, its
     verdicts at `GET /runs/{id}/judgements`). Both orders agreeing make a vote by
-    `judge:MODEL`; disagreeing, a tie. Pairs this judge judged already are skipped."""
+    `judge:MODEL`; disagreeing, a tie. Pairs this judge judged already are skipped,
+    unless `again`: then they are judged anew, and its latest verdict on a pair counts."""
     summary = await judge.start(state, run_id, body, caller)
     response.headers["Location"] = f"/runs/{summary.id}"
     return summary

@@ -102,14 +102,14 @@ async def start(
             raise ConflictError(
                 f"run {run_id} has no pair of succeeded answers left for {request.judge} to "
                 "judge: fewer than two succeeded answers to any prompt, or every pair was "
-                "judged by it already"
+                "judged by it already (`again`: judge them again)"
             )
         orders = await orders_of(connection, found)
         judging = await ask(
             state,
             session,
             judge,
-            request.params,
+            request,
             orders,
             name=f"judge {judge.spec.name}: {run.name or run.id}",
             judged_run_id=run_id,
@@ -132,7 +132,7 @@ async def ask(
     state: ServiceState,
     session: AsyncSession,
     judge: Plan,
-    params: GenerationParams | None,
+    request: JudgeSettings,
     orders: Sequence[Order],
     name: str,
     judged_run_id: uuid.UUID,
@@ -152,7 +152,8 @@ async def ask(
     compare = CompareRequest(
         prompts=list(prompts),
         models=[ContenderIn(model=judge.spec.name)],
-        params=GenerationParams(temperature=0).merged(params),
+        params=GenerationParams(temperature=0).merged(request.params),
+        cache=request.reuses_answers(),
         name=name[:200],
     )
     judging = await store_run(
@@ -240,7 +241,7 @@ class Picking:
                 f"judging every {self._what} takes more than {self._max_calls} judge calls "
                 "(one per order of each pair), more than a run may hold "
                 f"(LLM_COMPARE_MAX_PROMPTS): {advice}, and judge the rest in another call "
-                "(pairs judged already are skipped)",
+                "(without `again`, pairs judged already are skipped)",
                 field="max_prompts",
             )
         self.pairs.extend(pairs)
@@ -263,7 +264,11 @@ async def _pairs_to_judge(
     for first in range(0, run.prompt_count, _PROMPT_RANGE):
         stop = min(first + _PROMPT_RANGE, run.prompt_count)
         answers = await store.succeeded_answers(connection, run.id, first, stop)
-        judged = await store.pairs_being_judged(connection, run.id, request.judge, first, stop)
+        judged = (
+            set()
+            if request.again
+            else await store.pairs_being_judged(connection, run.id, request.judge, first, stop)
+        )
         by_prompt: dict[int, list[Answer]] = defaultdict(list)
         for answer in answers:
             by_prompt[answer.prompt_position].append(answer)

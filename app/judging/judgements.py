@@ -380,6 +380,7 @@ class Verdict:
     a_response_id: int
     b_response_id: int
     verdict: JudgeVerdict
+    judgement_id: int
 
 
 async def verdicts_of(
@@ -397,7 +398,8 @@ async def verdicts_of(
         j.a_response_id,
         j.b_response_id,
         j.verdict,
+        j.id.label("judgement_id"),
     ).where(j.status == "judged", j.other_run_id.is_(None))
     if judged_run_ids is not None:
         query = query.where(j.judged_run_id.in_(judged_run_ids))
-    return [Verdict(*row) for row in await connection.execute(query)]
+    return [Verdict(**row._asdict()) for row in await connection.execute(query)]

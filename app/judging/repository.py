@@ -359,6 +359,8 @@ class StoredVote:
     winner: str
     voter: str
     judgement_id: int | None
+    a_response_id: int
+    b_response_id: int
 
 
 async def votes_of(
@@ -376,6 +378,8 @@ async def votes_of(
             v.winner,
             v.voter,
             v.judgement_id,
+            v.a_response_id,
+            v.b_response_id,
         )
         .where(v.other_run_id.is_(None))
         .order_by(v.id)
@@ -392,6 +396,7 @@ class VoteAcross:
     b_response_id: int
     winner: str
     voter: str
+    judgement_id: int | None
 
 
 async def votes_across(
@@ -399,7 +404,7 @@ async def votes_across(
 ) -> list[VoteAcross]:
     """The votes on an answer of one of two runs against one of the other, either way round."""
     v = votes.c
-    query = select(v.run_id, v.a_response_id, v.b_response_id, v.winner, v.voter).where(
-        v.run_id.in_(runs), v.other_run_id.in_(runs), v.run_id != v.other_run_id
-    )
+    query = select(
+        v.run_id, v.a_response_id, v.b_response_id, v.winner, v.voter, v.judgement_id
+    ).where(v.run_id.in_(runs), v.other_run_id.in_(runs), v.run_id != v.other_run_id)
     return [VoteAcross(*row) for row in await connection.execute(query)]

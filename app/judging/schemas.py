@@ -128,6 +128,22 @@ class JudgeSettings(BaseModel):
         default=None,
         description="The judge's generation params; `temperature` defaults to 0 (greedy).",
     )
+    again: bool = Field(
+        default=False,
+        description="Judge again the pairs this judge has judged already, as a new judging "
+        "run (default: they are skipped); the latest verdict of a judge on a pair is the one "
+        "that counts. Unless `cache` is `true`, the judge is asked anew.",
+    )
+    cache: bool | None = Field(
+        default=None,
+        description="As `POST /compare`'s: `false` asks the judge every time, `true` reuses "
+        "its stored answer to an identical judge prompt (at temperature 0 the same verdict). "
+        "Default: `true`, or `false` with `again`.",
+    )
+
+    def reuses_answers(self) -> bool:
+        """Whether the judging run's calls may be answered from the response cache."""
+        return not self.again if self.cache is None else self.cache
 
 
 class JudgeRequest(JudgeSettings):

@@ -113,3 +113,11 @@ def test_diff_prints_b_s_win_rate_and_may_start_a_judge(live: Live, tmp_path: Pa
     assert "16 succeeded" in judged.stderr
     (echo,) = json.loads(judged.stdout)["contenders"]
     assert echo["win_rate_by_voter"]["people"]["votes"] == 4
+    # --again --no-cache: the judge asked anew about the 8 pairs; its latest verdicts count.
+    anew = live.cli("diff", source, replay, "--judge", "echo", "--again", "--no-cache", "--json")
+    assert anew.code == 0, anew.stderr
+    assert "16 succeeded" in anew.stderr
+    judging = anew.stderr.split("judging b against a: run ")[1].split()[0]
+    assert live.api.get(f"/runs/{judging}").json()["counts"]["cached"] == 0
+    (again,) = json.loads(anew.stdout)["contenders"]
+    assert again["win_rate_by_voter"]["judge:echo"]["votes"] == 8

@@ -76,6 +76,13 @@ def test_a_judge_from_the_terminal_then_the_leaderboard(live: Live) -> None:
     again = live.cli("judge", run_id, "--judge", "echo")
     assert again.code == 2
     assert "judged by it already" in again.stderr
+    # --again asks the judge anew; --cache lets it reuse its answers. Each pair counts once.
+    anew = live.cli("judge", run_id, "--judge", "echo", "--again", "--wait", "-q")
+    assert anew.code == 0, anew.stderr
+    assert live.api.get(f"/runs/{anew.stdout.strip()}").json()["counts"]["cached"] == 0
+    reused = live.cli("judge", run_id, "--judge", "echo", "--again", "--cache", "--wait", "-q")
+    assert reused.code == 0, reused.stderr
+    assert live.api.get(f"/runs/{reused.stdout.strip()}").json()["counts"]["cached"] == 4
     unknown = live.cli("judge", run_id, "--judge", "nobody")
     assert unknown.code == 2
     assert "(judge)" in unknown.stderr

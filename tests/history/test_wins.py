@@ -230,3 +230,29 @@ async def test_a_diff_too_big_for_one_judging_run_says_how_much_fits(
         )
         assert fitting.status_code == 202, fitting.text
         assert fitting.json()["prompt_count"] == 10
+
+
+async def test_a_diff_judged_again_counts_the_judges_latest_verdicts(
+    two_runs: tuple[httpx.AsyncClient, str, str], fake_openai: FakeOpenAI
+) -> None:
+    client, a, b = two_runs
+    await judge_diff(client, a, b, max_prompts=3)
+    assert len(fake_openai.requests) == 6
+    rate = (await win_rate(client, a, b))["win_rate"]
+    assert (rate["votes"], rate["wins"]) == (3, 3)
+
+    # Asked anew, the judge now prefers the shorter answer: b lost those pairs.
+    fake_openai.reply = lambda prompt: "[[B]]" if longer_wins(prompt) == "[[A]]" else "[[A]]"
+    judging = await judge_diff(client, a, b, max_prompts=3, again=True)
+    assert judging["counts"]["cached"] == 0
+    assert len(fake_openai.requests) == 12
+    echo = await win_rate(client, a, b)
+    assert (echo["win_rate"]["votes"], echo["win_rate"]["losses"]) == (3, 3)
+    assert echo["win_rate_by_voter"][f"judge:{JUDGE}"]["votes"] == 3
+
+    # With the cache, the answers just given are reused: no call, the same verdicts.
+    fake_openai.reply = longer_wins
+    judging = await judge_diff(client, a, b, max_prompts=3, again=True, cache=True)
+    assert judging["counts"]["cached"] == 6
+    assert len(fake_openai.requests) == 12
+    assert (await win_rate(client, a, b))["win_rate"]["losses"] == 3

@@ -324,3 +324,71 @@ async def test_readers_racing_to_read_the_judges_answers_count_each_pair_once(
     votes = await fetch(db_url, "SELECT judgement_id FROM votes")
     assert len(votes) == 6  # prompt 0's three pairs and prompt 1's, once each
     assert len({v["judgement_id"] for v in votes}) == 6
+
+
+def prefers(marker: str) -> Callable[[str], str]:
+    """A judge that always prefers the answer holding `marker` (ckpt-2's "[INST]")."""
+    return lambda prompt: "[[A]]" if marker in shown(prompt)[1] else "[[B]]"
+
+
+def prefers_not(marker: str) -> Callable[[str], str]:
+    """A judge that always prefers the answer without `marker`."""
+    return lambda prompt: "[[B]]" if marker in shown(prompt)[1] else "[[A]]"
+
+
+async def test_judging_again_asks_the_judge_anew_and_its_latest_verdicts_count(
+    judged: tuple[httpx.AsyncClient, dict[str, Any]], fake_openai: FakeOpenAI, db_url: str
+) -> None:
+    client, run = judged
+    pair = {"contenders": ["ckpt-1", "ckpt-2"]}
+    fake_openai.reply = prefers("[INST]")
+    await judge_and_wait(client, run["id"], **pair)
+    assert len(fake_openai.requests) == 6  # 3 prompts, both orders
+    # Not asked again without `again`: every pair was judged.
+    refused = await client.post(f"/runs/{run['id']}/judge", json={"judge": JUDGE, **pair})
+    assert refused.status_code == 409
+    assert "`again`" in refused.json()["detail"]
+
+    # The provider changed the model behind the name: asked anew, it now prefers ckpt-1.
+    fake_openai.reply = prefers_not("[INST]")
+    anew = await judge_and_wait(client, run["id"], again=True, **pair)
+    assert (anew["counts"]["succeeded"], anew["counts"]["cached"]) == (6, 0)
+    assert len(fake_openai.requests) == 12
+
+    async def board() -> dict[str, Any]:
+        params = {"run": run["id"], "voter": f"judge:{JUDGE}", "bootstrap": 0}
+        return dict((await client.get("/leaderboard", params=params)).json())
+
+    # Each pair counts once, with the judge's latest verdict: ckpt-1 won all three.
+    found = await board()
+    assert len(await fetch(db_url, "SELECT id FROM votes")) == 6  # both runs' votes are kept
+    first = found["contenders"][0]
+    assert (first["label"], first["votes"], first["wins"], first["losses"]) == ("ckpt-1", 3, 3, 0)
+    assert found["judge_inconsistency"] == [
+        {"judge": f"judge:{JUDGE}", "share": 0.0, "inconsistent": 0, "pairs": 3}
+    ]
+
+    # Again with the cache: the judge prompts are the ones just asked, so their answers are
+    # reused, the provider is not called, and the verdicts stand.
+    fake_openai.reply = prefers("[INST]")
+    cached = await judge_and_wait(client, run["id"], again=True, cache=True, **pair)
+    assert cached["counts"]["cached"] == 6
+    assert len(fake_openai.requests) == 12
+    assert (await board())["contenders"][0]["label"] == "ckpt-1"
+
+
+async def test_without_the_cache_the_judge_is_asked_about_answers_it_saw_before(
+    judged: tuple[httpx.AsyncClient, dict[str, Any]], fake_openai: FakeOpenAI
+) -> None:
+    client, run = judged
+    fake_openai.reply = prefers("[INST]")
+    await judge_and_wait(client, run["id"])
+    assert len(fake_openai.requests) == 18
+    # The same run again: the same answers, so the same judge prompts.
+    twin = await finished_run(client, PROMPTS, CONTENDERS, name="nightly again")
+    reused = await judge_and_wait(client, twin["id"], contenders=["ckpt-1", "ckpt-2"])
+    assert reused["counts"]["cached"] == 6
+    assert len(fake_openai.requests) == 18
+    asked = await judge_and_wait(client, twin["id"], contenders=["ckpt-1", "ckpt-3"], cache=False)
+    assert asked["counts"]["cached"] == 0
+    assert len(fake_openai.requests) == 24

@@ -43,4 +43,15 @@ def test_replay_goes_to_the_new_run_and_its_diff_with_the_source(tab: Tab, live:
     assert judging["status"] == "succeeded"
     message.get_by_role("link", name="this diff's win rate").click()
     expect(page.locator(".win-rate")).to_contain_text("of 2 votes")
+
+    # Judged again, the judge is asked anew; its latest verdict on each pair is what counts.
+    page.get_by_label("Judge again (ask the model anew)").check()
+    page.get_by_role("button", name="Judge these two runs").click()
+    expect(message).to_contain_text("echo has 4 judge prompts to answer")
+    href = message.get_by_role("link", name="its judging run").get_attribute("href")
+    assert href is not None
+    anew = live.api.get(f"/runs/{href.rsplit('/', 1)[1]}", params={"wait": 30}).json()
+    assert (anew["counts"]["succeeded"], anew["counts"]["cached"]) == (4, 0)
+    page.reload()
+    expect(page.locator(".win-rate")).to_contain_text("of 2 votes")
     assert tab.errors == []

@@ -119,6 +119,14 @@ def test_a_model_judges_the_run_from_its_page(tab: Tab, live: Live) -> None:
     page = tab.goto(f"/ui/runs/{run['id']}")
     page.get_by_role("button", name="Judge the answers").click()
     expect(message).to_contain_text("judged by it already")
+    # Unless judged again: the judge is asked anew, not answered from the cache.
+    page.get_by_label("Judge again (ask the model anew)").check()
+    page.get_by_role("button", name="Judge the answers").click()
+    expect(message).to_contain_text("echo has 2 judge prompts to answer")
+    href = message.get_by_role("link", name="its judging run").get_attribute("href")
+    assert href is not None
+    anew = live.api.get(f"/runs/{href.rsplit('/', 1)[1]}", params={"wait": 30}).json()
+    assert (anew["counts"]["succeeded"], anew["counts"]["cached"]) == (2, 0)
     refused = "Failed to load resource: the server responded with a status of 409"
     assert [e for e in tab.errors if not e.startswith(refused)] == []
 

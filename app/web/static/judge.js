@@ -10,10 +10,12 @@ judgeForm?.addEventListener("submit", async (event) => {
   event.preventDefault();
   const button = judgeForm.querySelector("button[type=submit]");
   const judge = judgeForm.elements.judge.value;
+  // Judging again re-asks the judge about pairs it judged: anew, not from the response cache.
+  const again = judgeForm.elements.again.checked;
   button.disabled = true;
-  show(judgeMessage, `Asking ${judge} to judge the answers…`);
+  show(judgeMessage, `Asking ${judge} to judge the answers${again ? " again" : ""}…`);
   try {
-    const { response, data } = await post(judgeForm.dataset.url, { judge });
+    const { response, data } = await post(judgeForm.dataset.url, { judge, again });
     if (!response.ok) {
       show(judgeMessage, data.detail || `The service answered ${response.status}.`);
       return;
