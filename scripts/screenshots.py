@@ -3,7 +3,8 @@
 Starts `llm-compare serve` (on DATABASE_URL if set, else its embedded PostgreSQL in a
 temporary directory) with the default catalogue, whose keyless echo models answer; fills it
 with a small demo (a finished run with truncated answers and an answer holding markup, shown
-as text, and votes on its answers; a run still going); and writes (the sign-in form from the
+as text, and votes on its answers; its replay cut short, with votes across the two; a run
+still going); and writes (the sign-in form from the
 same service started again with LLM_COMPARE_AUTH=on)
 docs/screenshots/PAGE-WIDTH.png at 1280 and 390 px with Debian's Chromium
 (`apt-get install -y chromium`).
@@ -72,6 +73,19 @@ def vote(api: httpx.Client, run_id: str) -> None:
         api.post(f"/battles/{battle['id']}/vote", json={"winner": winner}).raise_for_status()
 
 
+def vote_across(api: httpx.Client, a_id: str, b_id: str) -> None:
+    """People's votes on each answer of run a against its paired answer in run b (the same
+    prompt and contender): b's answers are cut short, so mostly a wins."""
+    chance = random.Random(1)
+    a, b = (api.get(f"/runs/{run_id}").json()["prompts"] for run_id in (a_id, b_id))
+    for prompt_a, prompt_b in zip(a, b, strict=True):
+        for label, answer in prompt_a["responses"].items():
+            winner = chance.choices(["a", "b", "tie"], weights=[70, 10, 20])[0]
+            body = {"a": answer["id"], "b": prompt_b["responses"][label]["id"], "winner": winner,
+                    "voter": "reviewer"}  # fmt: skip
+            api.post("/votes", json=body).raise_for_status()
+
+
 def shoot(
     page: Page, url: str, name: str, opened: str = "", then: Callable[[Page], None] | None = None
 ) -> None:
@@ -110,6 +124,7 @@ def main() -> None:
                 shorter = {"params": {"max_new_tokens": 4}, "name": "dog training, 4 tokens"}
                 replay = api.post(f"/runs/{demo['id']}/replay", json=shorter).json()
                 api.get(f"/runs/{replay['id']}", params={"wait": 30}).raise_for_status()
+                vote_across(api, demo["id"], replay["id"])
             with sync_playwright() as playwright:
                 browser = launch(playwright)
                 page = browser.new_page(viewport=WIDE)
