@@ -16,8 +16,9 @@ import pytest
 from app.config import Settings
 from app.db.engine import create_engine
 from app.db.migrate import upgrade_to_head
+from tests.support.access import ADMIN_KEY
 from tests.support.app import serve
-from tests.support.database import admin, database_url
+from tests.support.database import admin, database_url, scratch_database
 from tests.support.fakes.lamini_server import FakeLamini
 from tests.support.fakes.openai_server import FakeOpenAI
 from tests.support.settings import IsolatedSettings
@@ -37,10 +38,8 @@ async def template_database() -> AsyncIterator[str]:
 @pytest.fixture
 async def db_url(template_database: str) -> AsyncIterator[str]:
     """A fresh, migrated database for one test."""
-    name = f"llmc_test_{uuid.uuid4().hex[:12]}"
-    await admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-    yield database_url(name)
-    await admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+    async with scratch_database(template_database, "llmc_test") as url:
+        yield url
 
 
 @pytest.fixture
@@ -84,3 +83,16 @@ async def fake_openai() -> AsyncIterator[FakeOpenAI]:
 async def fake_lamini() -> AsyncIterator[FakeLamini]:
     async with FakeLamini() as server:
         yield server
+
+
+@pytest.fixture
+def auth_settings(make_settings: Callable[..., Settings]) -> Settings:
+    """Keys required (`LLM_COMPARE_AUTH=on`), with the bootstrap admin key `ADMIN_KEY`."""
+    return make_settings(auth="on", admin_key=ADMIN_KEY)
+
+
+@pytest.fixture
+async def guarded(auth_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with keys required."""
+    async with serve(auth_settings) as client:
+        yield client

@@ -1,9 +1,6 @@
 """Keys and projects: made, listed, revoked (at once, in every process), and what a key sees."""
 
-from collections.abc import AsyncIterator, Callable
-
 import httpx
-import pytest
 
 from app.access.scopes import Scope
 from app.config import Settings
@@ -12,17 +9,6 @@ from tests.support.app import serve
 from tests.support.judging import JSON
 
 ADMIN = {**bearer(ADMIN_KEY), **JSON}
-
-
-@pytest.fixture
-def auth_settings(make_settings: Callable[..., Settings]) -> Settings:
-    return make_settings(auth="on", admin_key=ADMIN_KEY)
-
-
-@pytest.fixture
-async def guarded(auth_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(auth_settings) as client:
-        yield client
 
 
 async def test_a_key_is_shown_once_and_listed_by_prefix(guarded: httpx.AsyncClient) -> None:

@@ -2,7 +2,7 @@
 key sees, signing out; against the real service and PostgreSQL, with auth on."""
 
 import base64
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -17,17 +17,6 @@ from tests.support.judging import JSON
 
 ECHO = {"prompts": ["hello"], "models": [{"model": "echo"}]}
 PAGE = {"Accept": "text/html"}
-
-
-@pytest.fixture
-def auth_settings(make_settings: Callable[..., Settings]) -> Settings:
-    return make_settings(auth="on", admin_key=ADMIN_KEY)
-
-
-@pytest.fixture
-async def guarded(auth_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(auth_settings) as client:
-        yield client
 
 
 async def _login(
