@@ -8,24 +8,10 @@ from typing import Any
 
 import httpx
 
+from tests.support.runs import succeeded_replay, succeeded_run
+
 LONG = [f"please write about topic number {i} in some detail" for i in range(8)]  # 9 words
 SHORT = ["hi there", "hello", "yes no"]  # at most 3 words: the same under any limit >= 3
-
-
-async def _run(client: httpx.AsyncClient, body: dict[str, Any]) -> str:
-    accepted = await client.post("/compare", params={"wait": 20}, json=body)
-    assert accepted.status_code == 200, accepted.text
-    assert accepted.json()["status"] == "succeeded"
-    return accepted.json()["id"]  # type: ignore[no-any-return]
-
-
-async def _replay(client: httpx.AsyncClient, run_id: str, body: dict[str, Any]) -> str:
-    accepted = await client.post(f"/runs/{run_id}/replay", json=body)
-    assert accepted.status_code == 202, accepted.text
-    replay_id: str = accepted.json()["id"]
-    run = (await client.get(f"/runs/{replay_id}", params={"wait": 20})).json()
-    assert run["status"] == "succeeded"
-    return replay_id
 
 
 async def _diff(client: httpx.AsyncClient, a: str, b: str, **params: Any) -> dict[str, Any]:
@@ -43,8 +29,8 @@ def _mixed_prompts() -> list[Any]:
 async def test_a_run_and_its_identical_replay_differ_in_nothing(
     client: httpx.AsyncClient,
 ) -> None:
-    a = await _run(client, {"prompts": LONG, "models": ["echo", "echo-slow"]})
-    b = await _replay(client, a, {})
+    a = await succeeded_run(client, {"prompts": LONG, "models": ["echo", "echo-slow"]})
+    b = await succeeded_replay(client, a, {})
     diff = await _diff(client, a, b)
     assert diff["a"]["id"] == a
     assert diff["b"]["id"] == b
@@ -88,8 +74,10 @@ async def test_a_run_and_its_identical_replay_differ_in_nothing(
 async def test_changed_answers_are_counted_and_a_flag_that_got_worse_is_significant(
     client: httpx.AsyncClient,
 ) -> None:
-    a = await _run(client, {"prompts": LONG, "models": ["echo"], "params": {"max_new_tokens": 50}})
-    b = await _replay(client, a, {"params": {"max_new_tokens": 3}})
+    a = await succeeded_run(
+        client, {"prompts": LONG, "models": ["echo"], "params": {"max_new_tokens": 50}}
+    )
+    b = await succeeded_replay(client, a, {"params": {"max_new_tokens": 3}})
     diff = await _diff(client, a, b)
     (echo,) = diff["contenders"]
     assert echo["changed"] == echo["pairs"] == len(LONG)
@@ -129,8 +117,10 @@ async def test_a_label_map_pairs_contenders_of_different_names(
     client: httpx.AsyncClient,
 ) -> None:
     body = {"prompts": LONG[:3], "models": [{"model": "echo", "label": "ckpt-41"}, "echo-slow"]}
-    a = await _run(client, body)
-    b = await _replay(client, a, {"models": [{"model": "echo", "label": "ckpt-42"}, "echo-slow"]})
+    a = await succeeded_run(client, body)
+    b = await succeeded_replay(
+        client, a, {"models": [{"model": "echo", "label": "ckpt-42"}, "echo-slow"]}
+    )
     unmapped = await _diff(client, a, b)
     assert [c["label_a"] for c in unmapped["contenders"]] == ["echo-slow"]
     assert unmapped["unpaired"]["labels_a"] == ["ckpt-41"]
@@ -153,7 +143,9 @@ async def test_a_label_map_pairs_contenders_of_different_names(
 
 
 async def test_an_unknown_label_in_the_map_is_422_naming_it(client: httpx.AsyncClient) -> None:
-    a = await _run(client, {"prompts": ["one"], "models": [{"model": "echo", "label": "x"}]})
+    a = await succeeded_run(
+        client, {"prompts": ["one"], "models": [{"model": "echo", "label": "x"}]}
+    )
     for given, named in (("nope:x", "'nope'"), ("x:nope", "'nope'"), ("x:x:y", "'x:y'")):
         response = await client.get(f"/runs/{a}/diff/{a}", params={"map": given})
         assert response.status_code == 422, response.text
@@ -166,8 +158,10 @@ async def test_an_unknown_label_in_the_map_is_422_naming_it(client: httpx.AsyncC
 
 
 async def test_runs_with_no_prompt_in_common_are_all_unpaired(client: httpx.AsyncClient) -> None:
-    a = await _run(client, {"prompts": ["one", {"text": "two", "key": "2"}], "models": ["echo"]})
-    b = await _run(client, {"prompts": ["three", "two"], "models": ["echo"]})
+    a = await succeeded_run(
+        client, {"prompts": ["one", {"text": "two", "key": "2"}], "models": ["echo"]}
+    )
+    b = await succeeded_run(client, {"prompts": ["three", "two"], "models": ["echo"]})
     diff = await _diff(client, a, b)
     assert diff["paired_prompts"] == 0
     assert diff["prompts"] == []
@@ -186,11 +180,11 @@ async def test_runs_with_no_prompt_in_common_are_all_unpaired(client: httpx.Asyn
 
 
 async def test_prompts_pair_by_key_then_by_text_in_any_order(client: httpx.AsyncClient) -> None:
-    a = await _run(
+    a = await succeeded_run(
         client,
         {"prompts": [{"text": "alpha", "key": "k1"}, "beta", "beta", "gamma"], "models": ["echo"]},
     )
-    b = await _run(
+    b = await succeeded_run(
         client,
         {
             "prompts": ["beta", {"text": "alpha, reworded", "key": "k1"}, "delta", "beta"],
@@ -207,10 +201,10 @@ async def test_prompts_pair_by_key_then_by_text_in_any_order(client: httpx.Async
 
 async def test_only_changed_flag_and_paging_pick_the_rows(client: httpx.AsyncClient) -> None:
     prompts = _mixed_prompts()
-    a = await _run(
+    a = await succeeded_run(
         client, {"prompts": prompts, "models": ["echo"], "params": {"max_new_tokens": 50}}
     )
-    b = await _replay(client, a, {"params": {"max_new_tokens": 3}})
+    b = await succeeded_replay(client, a, {"params": {"max_new_tokens": 3}})
     every = await _diff(client, a, b, prompt_limit=1000)
     assert [p["index_a"] for p in every["prompts"]] == list(range(len(prompts)))
     long_ones = [i for i, p in enumerate(prompts) if p["text"] in LONG]
@@ -239,7 +233,7 @@ async def test_only_changed_flag_and_paging_pick_the_rows(client: httpx.AsyncCli
 
 
 async def test_unknown_runs_are_404_and_bad_parameters_422(client: httpx.AsyncClient) -> None:
-    a = await _run(client, {"prompts": ["one"], "models": ["echo"]})
+    a = await succeeded_run(client, {"prompts": ["one"], "models": ["echo"]})
     missing = "00000000-0000-0000-0000-000000000000"
     for path in (f"/runs/{a}/diff/{missing}", f"/runs/{missing}/diff/{a}"):
         response = await client.get(path)
@@ -260,7 +254,7 @@ async def test_unknown_runs_are_404_and_bad_parameters_422(client: httpx.AsyncCl
 async def test_answers_still_to_come_are_shown_but_left_out_of_the_statistics(
     client: httpx.AsyncClient,
 ) -> None:
-    a = await _run(client, {"prompts": LONG, "models": ["echo"]})
+    a = await succeeded_run(client, {"prompts": LONG, "models": ["echo"]})
     body = {"models": [{"model": "echo-slow", "label": "echo"}]}
     accepted = await client.post(f"/runs/{a}/replay", json=body)
     b = accepted.json()["id"]
@@ -276,8 +270,8 @@ async def test_answers_still_to_come_are_shown_but_left_out_of_the_statistics(
 
 async def test_repeated_samples_are_paired_sample_by_sample(client: httpx.AsyncClient) -> None:
     # Three samples in a, two in b: samples 0 and 1 are compared, a's third has no partner.
-    a = await _run(client, {"prompts": SHORT, "models": [{"model": "echo", "samples": 3}]})
-    b = await _run(client, {"prompts": SHORT, "models": [{"model": "echo", "samples": 2}]})
+    a = await succeeded_run(client, {"prompts": SHORT, "models": [{"model": "echo", "samples": 3}]})
+    b = await succeeded_run(client, {"prompts": SHORT, "models": [{"model": "echo", "samples": 2}]})
     diff = await _diff(client, a, b)
     (contender,) = diff["contenders"]
     assert contender["pairs"] == 2 * len(SHORT)

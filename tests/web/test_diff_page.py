@@ -9,34 +9,16 @@ from typing import Any
 
 import httpx
 
-HTML = {"Accept": "text/html"}
+from tests.support.pages import html_page
+from tests.support.runs import succeeded_replay, succeeded_run
+
 LONG = [f"please write about topic number {i} in some detail" for i in range(7)]
 SHORT = "hi there"
 HOSTILE = "<script>alert('x')</script> is what this long prompt starts with today"
 
 
-async def _run(client: httpx.AsyncClient, prompts: list[str]) -> str:
-    body = {"prompts": prompts, "models": ["echo"], "params": {"max_new_tokens": 50}}
-    accepted = await client.post("/compare", params={"wait": 20}, json=body)
-    assert accepted.status_code == 200, accepted.text
-    assert accepted.json()["status"] == "succeeded"
-    return accepted.json()["id"]  # type: ignore[no-any-return]
-
-
-async def _replay(client: httpx.AsyncClient, run_id: str, body: dict[str, Any]) -> str:
-    accepted = await client.post(f"/runs/{run_id}/replay", json=body)
-    assert accepted.status_code == 202, accepted.text
-    replay_id: str = accepted.json()["id"]
-    run = (await client.get(f"/runs/{replay_id}", params={"wait": 20})).json()
-    assert run["status"] == "succeeded"
-    return replay_id
-
-
-async def _page(client: httpx.AsyncClient, url: str, expect: int = 200, **params: Any) -> str:
-    response = await client.get(url, params=params or None, headers=HTML)
-    assert response.status_code == expect, response.text
-    assert response.headers["content-type"].startswith("text/html")
-    return response.text
+def _echo(prompts: list[str]) -> dict[str, Any]:
+    return {"prompts": prompts, "models": ["echo"], "params": {"max_new_tokens": 50}}
 
 
 def _pair_rows(page: str) -> list[str]:
@@ -46,9 +28,9 @@ def _pair_rows(page: str) -> list[str]:
 async def test_the_diff_page_shows_flag_rates_and_highlights_changed_answers(
     client: httpx.AsyncClient,
 ) -> None:
-    a = await _run(client, [*LONG, SHORT])
-    b = await _replay(client, a, {"params": {"max_new_tokens": 3}})
-    page = await _page(client, f"/ui/runs/{a}/diff/{b}")
+    a = await succeeded_run(client, _echo([*LONG, SHORT]))
+    b = await succeeded_replay(client, a, {"params": {"max_new_tokens": 3}})
+    page = await html_page(client, f"/ui/runs/{a}/diff/{b}")
     # Every long answer was cut in b: `truncated` is significantly worse (7 of 7, p < 0.05).
     truncated = re.search(r'<tr class="flag-row worse" data-flag="truncated">.*?</tr>', page, re.S)
     assert truncated, page
@@ -67,29 +49,29 @@ async def test_the_diff_page_shows_flag_rates_and_highlights_changed_answers(
     assert SHORT in same
     assert 'class="badge changed-badge"' not in same
 
-    only = await _page(client, f"/ui/runs/{a}/diff/{b}", only="changed")
+    only = await html_page(client, f"/ui/runs/{a}/diff/{b}", only="changed")
     assert len(_pair_rows(only)) == 7
     assert all("data-changed" in r for r in _pair_rows(only))
     assert f'href="/ui/runs/{a}/diff/{b}">Show every paired prompt' in only
 
 
 async def test_the_diff_page_pages_its_prompts(client: httpx.AsyncClient) -> None:
-    a = await _run(client, [*LONG, SHORT])
-    b = await _replay(client, a, {"params": {"max_new_tokens": 3}})
-    first = await _page(client, f"/ui/runs/{a}/diff/{b}", prompt_limit=3)
+    a = await succeeded_run(client, _echo([*LONG, SHORT]))
+    b = await succeeded_replay(client, a, {"params": {"max_new_tokens": 3}})
+    first = await html_page(client, f"/ui/runs/{a}/diff/{b}", prompt_limit=3)
     assert [r.split('"')[1] for r in _pair_rows(first)] == ["pair-0-0", "pair-1-0", "pair-2-0"]
     assert "prompt_limit=3&amp;prompt_offset=3" in first
     assert 'rel="prev"' not in first
-    last = await _page(client, f"/ui/runs/{a}/diff/{b}", prompt_limit=3, prompt_offset=6)
+    last = await html_page(client, f"/ui/runs/{a}/diff/{b}", prompt_limit=3, prompt_offset=6)
     assert [r.split('"')[1] for r in _pair_rows(last)] == ["pair-6-0", "pair-7-0"]
     assert 'rel="next"' not in last
     assert 'rel="prev"' in last
 
 
 async def test_model_output_on_the_diff_page_is_text(client: httpx.AsyncClient) -> None:
-    a = await _run(client, [HOSTILE])
-    b = await _replay(client, a, {"params": {"max_new_tokens": 3}})
-    page = await _page(client, f"/ui/runs/{a}/diff/{b}")
+    a = await succeeded_run(client, _echo([HOSTILE]))
+    b = await succeeded_replay(client, a, {"params": {"max_new_tokens": 3}})
+    page = await html_page(client, f"/ui/runs/{a}/diff/{b}")
     assert "<script>alert" not in page
     # The prompt, a's whole answer and b's cut one, each escaped.
     assert page.count("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;") == 3
@@ -98,29 +80,29 @@ async def test_model_output_on_the_diff_page_is_text(client: httpx.AsyncClient) 
 async def test_a_replay_links_to_its_diff_and_every_run_has_a_replay_button(
     client: httpx.AsyncClient,
 ) -> None:
-    a = await _run(client, [SHORT])
-    b = await _replay(client, a, {})
-    source = await _page(client, f"/ui/runs/{a}")
+    a = await succeeded_run(client, _echo([SHORT]))
+    b = await succeeded_replay(client, a, {})
+    source = await html_page(client, f"/ui/runs/{a}")
     assert f'data-action="replay" data-url="/runs/{a}/replay"' in source
     assert "Diff with its source" not in source
-    replay = await _page(client, f"/ui/runs/{b}")
+    replay = await html_page(client, f"/ui/runs/{b}")
     assert f'<a id="diff-source" href="/ui/runs/{a}/diff/{b}">Diff with its source</a>' in replay
 
 
 async def test_an_unknown_run_is_a_404_page(client: httpx.AsyncClient) -> None:
-    a = await _run(client, [SHORT])
+    a = await succeeded_run(client, _echo([SHORT]))
     missing = uuid.uuid4()
-    page = await _page(client, f"/ui/runs/{a}/diff/{missing}", expect=404)
+    page = await html_page(client, f"/ui/runs/{a}/diff/{missing}", expect=404)
     assert str(missing) in page
-    await _page(client, f"/ui/runs/{a}/diff/not-an-id", expect=404)
+    await html_page(client, f"/ui/runs/{a}/diff/not-an-id", expect=404)
 
 
 async def test_the_diff_page_shows_the_win_rate_and_a_judge_button(
     client: httpx.AsyncClient,
 ) -> None:
-    a = await _run(client, [*LONG, SHORT])
-    b = await _replay(client, a, {"params": {"max_new_tokens": 3}})
-    page = await _page(client, f"/ui/runs/{a}/diff/{b}")
+    a = await succeeded_run(client, _echo([*LONG, SHORT]))
+    b = await succeeded_replay(client, a, {"params": {"max_new_tokens": 3}})
+    page = await html_page(client, f"/ui/runs/{a}/diff/{b}")
     assert f'data-url="/runs/{a}/diff/{b}/judge"' in page
     assert ">Judge these two runs</button>" in page
     assert '<option value="echo">echo</option>' in page
@@ -134,7 +116,7 @@ async def test_the_diff_page_shows_the_win_rate_and_a_judge_button(
         body = {"a": answer["response_id_a"], "b": answer["response_id_b"], "winner": winner}
         vote = await client.post("/votes", json={**body, "voter": "ann"})
         assert vote.status_code == 201, vote.text
-    page = await _page(client, f"/ui/runs/{a}/diff/{b}")
+    page = await html_page(client, f"/ui/runs/{a}/diff/{b}")
     win = re.search(r'<p class="win-rate" data-votes="4">(.*?)</p>', page, re.S)
     assert win, page
     text = " ".join(win.group(1).split())

@@ -5,30 +5,15 @@ browser itself drives them in test_browser.py."""
 
 import html
 import re
-from typing import Any
 
 import httpx
 
-HTML = {"Accept": "text/html"}
+from tests.support.pages import HTML, html_page
+from tests.support.runs import submitted
+
 # What the arena's script sends: JSON, or a header no cross-site form can carry.
 SCRIPT = {"Accept": "text/html", "X-Requested-With": "llm-compare"}
 MARKUP = '<script>document.title="pwned"</script><img src=x onerror="alert(1)">'
-
-
-async def _submit(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
-    body = {"prompts": ["hello"], "models": ["echo"], **body}
-    response = await client.post("/compare", params={"wait": 10}, json=body)
-    assert response.status_code == 200, response.text
-    run: dict[str, Any] = response.json()
-    return run
-
-
-async def _page(client: httpx.AsyncClient, url: str, expect: int = 200, **params: Any) -> str:
-    response = await client.get(url, params=params or None, headers=HTML)
-    assert response.status_code == expect, response.text
-    assert response.headers["content-type"].startswith("text/html")
-    assert "script-src 'self'" in response.headers["content-security-policy"]
-    return response.text
 
 
 async def _battle(client: httpx.AsyncClient, run_id: str, expect: int = 200) -> str:
@@ -62,8 +47,8 @@ async def test_the_arena_shows_two_answers_blind_and_reveals_them_after_the_vote
     client: httpx.AsyncClient,
 ) -> None:
     models = ["echo", {"model": "echo", "label": "inst", "template": "llama2-chat"}]
-    run = await _submit(client, name="arena run", prompts=["Who is the boss?"], models=models)
-    page = await _page(client, f"/ui/runs/{run['id']}/arena")
+    run = await submitted(client, name="arena run", prompts=["Who is the boss?"], models=models)
+    page = await html_page(client, f"/ui/runs/{run['id']}/arena")
     assert "<h1>Arena: arena run</h1>" in page
     assert f'data-run="{run["id"]}"' in page
     assert 'src="/ui/static/arena.js"' in page
@@ -100,7 +85,7 @@ async def test_the_arena_shows_two_answers_blind_and_reveals_them_after_the_vote
 
 
 async def test_a_run_without_battles_says_so(client: httpx.AsyncClient) -> None:
-    run = await _submit(client, models=["echo"])
+    run = await submitted(client, models=["echo"])
     fragment = await _battle(client, run["id"], expect=409)
     assert "No battles left" in fragment
     assert f'href="/ui/leaderboard?run={run["id"]}"' in fragment
@@ -108,8 +93,8 @@ async def test_a_run_without_battles_says_so(client: httpx.AsyncClient) -> None:
 
 async def test_the_arena_shows_answers_holding_markup_as_text(client: httpx.AsyncClient) -> None:
     models = ["echo", {"model": "echo", "label": "chatml", "template": "chatml"}]
-    run = await _submit(client, prompts=[MARKUP], models=models, name=MARKUP)
-    page = await _page(client, f"/ui/runs/{run['id']}/arena")
+    run = await submitted(client, prompts=[MARKUP], models=models, name=MARKUP)
+    page = await html_page(client, f"/ui/runs/{run['id']}/arena")
     fragment = await _battle(client, run["id"])
     for text in (page, fragment):
         assert "<script>document" not in text
@@ -121,7 +106,7 @@ async def test_the_arena_shows_answers_holding_markup_as_text(client: httpx.Asyn
 
 async def test_the_arenas_posts_refuse_cross_site_forms(client: httpx.AsyncClient) -> None:
     models = ["echo", {"model": "echo", "label": "inst", "template": "llama2-chat"}]
-    run = await _submit(client, models=models)
+    run = await submitted(client, models=models)
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     forged = await client.post(f"/ui/runs/{run['id']}/arena/battles", headers=form, content="")
     assert forged.status_code == 415
@@ -140,15 +125,15 @@ async def test_the_leaderboard_draws_scores_intervals_and_win_rates(
     client: httpx.AsyncClient,
 ) -> None:
     models = ["echo", {"model": "echo", "label": "inst", "template": "llama2-chat"}]
-    run = await _submit(client, prompts=[f"prompt {i}" for i in range(4)], models=models)
-    empty = await _page(client, "/ui/leaderboard", run=run["id"])
+    run = await submitted(client, prompts=[f"prompt {i}" for i in range(4)], models=models)
+    empty = await html_page(client, "/ui/leaderboard", run=run["id"])
     assert "No votes yet" in empty
     for _ in range(4):
         fragment = await _battle(client, run["id"])
         shown = _outputs(fragment)
         winner = "a" if shown[0].startswith("[INST]") else "b"  # inst always wins
         await _vote(client, _battle_id(fragment), winner)
-    page = await _page(client, "/ui/leaderboard", run=run["id"])
+    page = await html_page(client, "/ui/leaderboard", run=run["id"])
     rows = re.findall(r'<th scope="row"><span class="label">(.*?)</span>', page)
     assert rows == ["inst", "echo"]
     bars = re.findall(r'<svg class="bar"[^>]*aria-label="(\d+), 95% interval (\d+) to (\d+)"', page)
@@ -166,9 +151,9 @@ async def test_the_leaderboard_draws_scores_intervals_and_win_rates(
 
 
 async def test_the_leaderboards_bad_choices_are_named(client: httpx.AsyncClient) -> None:
-    page = await _page(client, "/ui/leaderboard", expect=422, voter="nobody")
+    page = await html_page(client, "/ui/leaderboard", expect=422, voter="nobody")
     assert 'id="voter-error"' in page
-    missing = await _page(
+    missing = await html_page(
         client, "/ui/leaderboard", expect=404, run="00000000-0000-0000-0000-000000000000"
     )
     assert "no run with id" in missing
@@ -176,20 +161,20 @@ async def test_the_leaderboards_bad_choices_are_named(client: httpx.AsyncClient)
 
 async def test_the_run_page_links_the_arena_and_offers_a_judge(client: httpx.AsyncClient) -> None:
     models = ["echo", {"model": "echo", "label": "inst", "template": "llama2-chat"}]
-    run = await _submit(client, models=models)
-    page = await _page(client, f"/ui/runs/{run['id']}")
+    run = await submitted(client, models=models)
+    page = await html_page(client, f"/ui/runs/{run['id']}")
     assert f'href="/ui/runs/{run["id"]}/arena"' in page
     assert f'href="/ui/leaderboard?run={run["id"]}"' in page
     assert f'data-url="/runs/{run["id"]}/judge"' in page
     assert '<label for="judge-model">Judge model</label>' in page
     assert '<option value="echo">echo</option>' in page
     # One contender: nothing to compare, so no arena and no judge.
-    alone = await _submit(client, models=["echo"])
-    page = await _page(client, f"/ui/runs/{alone['id']}")
+    alone = await submitted(client, models=["echo"])
+    page = await html_page(client, f"/ui/runs/{alone['id']}")
     assert "/arena" not in page
     assert "judge-form" not in page
 
 
 async def test_an_arena_of_no_run_is_a_404_page(client: httpx.AsyncClient) -> None:
-    page = await _page(client, "/ui/runs/not-a-run/arena", expect=404)
+    page = await html_page(client, "/ui/runs/not-a-run/arena", expect=404)
     assert "no run with id not-a-run" in page

@@ -7,7 +7,6 @@ import re
 import urllib.parse
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
@@ -15,23 +14,8 @@ import pytest
 from app.config import Settings
 from app.runs.schemas import ResponseOut
 from tests.support.app import serve
-
-HTML = {"Accept": "text/html"}
-
-
-async def _submit(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
-    body = {"prompts": ["hello"], "models": ["echo"], **body}
-    response = await client.post("/compare", params={"wait": 10}, json=body)
-    assert response.status_code == 200, response.text
-    run: dict[str, Any] = response.json()
-    return run
-
-
-async def _page(client: httpx.AsyncClient, url: str, expect: int = 200, **params: Any) -> str:
-    response = await client.get(url, params=params or None, headers=HTML)
-    assert response.status_code == expect, response.text
-    assert response.headers["content-type"].startswith("text/html")
-    return response.text
+from tests.support.pages import HTML, html_page
+from tests.support.runs import submitted
 
 
 def _row(page: str, row_id: str) -> str:
@@ -59,9 +43,9 @@ async def test_a_browser_at_the_root_goes_to_the_pages(client: httpx.AsyncClient
 async def test_runs_are_listed_newest_first_with_status_and_progress(
     client: httpx.AsyncClient,
 ) -> None:
-    older = await _submit(client, name="older run", tags={"ckpt": "41"})
-    newer = await _submit(client, name="newer run", models=["echo", "echo-flaky"])
-    page = await _page(client, "/ui")
+    older = await submitted(client, name="older run", tags={"ckpt": "41"})
+    newer = await submitted(client, name="newer run", models=["echo", "echo-flaky"])
+    page = await html_page(client, "/ui")
     assert page.index("newer run") < page.index("older run")
     assert f'href="/ui/runs/{newer["id"]}"' in page
     assert f'href="/ui/runs/{older["id"]}"' in page
@@ -75,16 +59,16 @@ async def test_runs_are_listed_newest_first_with_status_and_progress(
 async def test_a_run_still_going_is_followed(client: httpx.AsyncClient) -> None:
     response = await client.post("/compare", json={"prompts": ["x"], "models": ["echo-slow"]})
     assert response.status_code == 202
-    page = await _page(client, "/ui")
+    page = await html_page(client, "/ui")
     assert re.search(r'<section id="runs-section" data-live data-following', page)
 
 
 async def test_search_and_filters_use_the_apis_meaning(client: httpx.AsyncClient) -> None:
-    dogs = await _submit(client, prompts=["train my dog"], tags={"team": "eval"})
-    mars = await _submit(client, prompts=["life on mars"], models=["echo-flaky"])
+    dogs = await submitted(client, prompts=["train my dog"], tags={"team": "eval"})
+    mars = await submitted(client, prompts=["life on mars"], models=["echo-flaky"])
 
     async def shown(**params: str) -> set[str]:
-        page = await _page(client, f"/ui?{urllib.parse.urlencode(params)}")
+        page = await html_page(client, f"/ui?{urllib.parse.urlencode(params)}")
         return {m for m in (dogs["id"], mars["id"]) if f"/ui/runs/{m}" in page}
 
     both = {dogs["id"], mars["id"]}
@@ -96,7 +80,7 @@ async def test_search_and_filters_use_the_apis_meaning(client: httpx.AsyncClient
     assert await shown(tag="team:eval") == {dogs["id"]}
     assert await shown(status="succeeded") == both
     assert await shown(status="failed") == set()
-    page = await _page(client, "/ui", q="dog", status="succeeded")
+    page = await html_page(client, "/ui", q="dog", status="succeeded")
     assert 'value="dog"' in page  # the form shows the search it made
     assert '<option value="succeeded" selected>' in page
 
@@ -113,20 +97,20 @@ async def test_search_and_filters_use_the_apis_meaning(client: httpx.AsyncClient
 async def test_bad_filters_are_explained_on_the_page(
     client: httpx.AsyncClient, params: dict[str, str], field: str, message: str
 ) -> None:
-    page = await _page(client, "/ui", 422, **params)
+    page = await html_page(client, "/ui", 422, **params)
     error = re.search(rf'<p class="error" id="{field}-error">(.*?)</p>', page, re.DOTALL)
     assert error, page
     assert message in html.unescape(error.group(1))
 
 
 async def test_runs_come_in_pages(client: httpx.AsyncClient) -> None:
-    ids = [(await _submit(client, name=f"run {i}"))["id"] for i in range(26)]
-    first = await _page(client, "/ui")
+    ids = [(await submitted(client, name=f"run {i}"))["id"] for i in range(26)]
+    first = await html_page(client, "/ui")
     assert f"/ui/runs/{ids[0]}" not in first  # 25 a page: the oldest is on the next one
     assert all(f"/ui/runs/{i}" in first for i in ids[1:])
     older = re.search(r'href="(/ui\?[^"]*cursor=[^"]+)" rel="next"', first)
     assert older, "no link to the older runs"
-    second = await _page(client, html.unescape(older.group(1)))
+    second = await html_page(client, html.unescape(older.group(1)))
     assert f"/ui/runs/{ids[0]}" in second
     assert f"/ui/runs/{ids[1]}" not in second
     assert 'rel="next"' not in second
@@ -134,7 +118,7 @@ async def test_runs_come_in_pages(client: httpx.AsyncClient) -> None:
 
 
 async def test_a_run_is_shown_side_by_side(client: httpx.AsyncClient) -> None:
-    run = await _submit(
+    run = await submitted(
         client,
         name="side by side",
         prompts=[{"text": "Tell me how to train my dog to sit", "key": "dog"}, "Hi there"],
@@ -144,7 +128,7 @@ async def test_a_run_is_shown_side_by_side(client: httpx.AsyncClient) -> None:
             {"model": "echo", "label": "short", "params": {"max_new_tokens": 3}},
         ],
     )
-    page = await _page(client, f"/ui/runs/{run['id']}")
+    page = await html_page(client, f"/ui/runs/{run['id']}")
     assert "<h1>side by side</h1>" in page
     # A column per contender, with its counts, latency and tokens in its header.
     column = r'<th scope="col"><div class="cell">\s*<span class="label">(.*?)</span>'
@@ -175,28 +159,28 @@ async def test_a_run_is_shown_side_by_side(client: httpx.AsyncClient) -> None:
 async def test_prompts_whose_answers_differ_are_marked(client: httpx.AsyncClient) -> None:
     # `short` answers with three words at most: the same as `echo` for short prompts only.
     models = ["echo", {"model": "echo", "label": "short", "params": {"max_new_tokens": 3}}]
-    run = await _submit(client, prompts=["one two", "one two three four"], models=models)
-    page = await _page(client, f"/ui/runs/{run['id']}")
+    run = await submitted(client, prompts=["one two", "one two three four"], models=models)
+    page = await html_page(client, f"/ui/runs/{run['id']}")
     assert "data-differs" not in _row(page, "prompt-0")
     assert "data-differs" in _row(page, "prompt-1")
     assert "1 of these 2 have answers that differ" in page
     assert 'class="answers"' in page
     # Without scripts, the toggle is a form; the page it asks for hides the other rows.
-    toggled = await _page(client, f"/ui/runs/{run['id']}", differ="1")
+    toggled = await html_page(client, f"/ui/runs/{run['id']}", differ="1")
     assert 'class="answers only-differs"' in toggled
     assert 'id="differ" name="differ" value="1" data-hides="differs" checked' in toggled
 
 
 async def test_the_flag_toggle_appears_with_the_flags(client: httpx.AsyncClient) -> None:
-    run = await _submit(client)
-    page = await _page(client, f"/ui/runs/{run['id']}")
+    run = await submitted(client)
+    page = await html_page(client, f"/ui/runs/{run['id']}")
     assert ('name="flagged"' in page) == ("flags" in ResponseOut.model_fields)
 
 
 async def test_a_failed_run_offers_a_retry(make_settings: Callable[..., Settings]) -> None:
     async with serve(make_settings(max_attempts=1)) as client:
-        run = await _submit(client, models=["echo-flaky"])
-        page = await _page(client, f"/ui/runs/{run['id']}")
+        run = await submitted(client, models=["echo-flaky"])
+        page = await html_page(client, f"/ui/runs/{run['id']}")
     assert run["status"] == "failed"
     assert f'data-action="retry" data-url="/runs/{run["id"]}/retry"' in page
     assert '<p class="error-text">' in page  # the provider's message, in its cell
@@ -207,19 +191,19 @@ async def test_a_run_still_going_can_be_cancelled_and_follows_itself(
 ) -> None:
     response = await client.post("/compare", json={"prompts": ["x"], "models": ["echo-slow"]})
     run_id = response.json()["id"]
-    page = await _page(client, f"/ui/runs/{run_id}")
+    page = await html_page(client, f"/ui/runs/{run_id}")
     assert f'data-action="cancel" data-url="/runs/{run_id}/cancel"' in page
     assert f'data-run="{run_id}" data-following' in page  # the script follows its events
     assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in page
 
 
 async def test_long_runs_come_in_pages_of_prompts(client: httpx.AsyncClient) -> None:
-    run = await _submit(client, prompts=[f"prompt {i}" for i in range(60)])
-    first = await _page(client, f"/ui/runs/{run['id']}")
+    run = await submitted(client, prompts=[f"prompt {i}" for i in range(60)])
+    first = await html_page(client, f"/ui/runs/{run['id']}")
     assert "Prompts 1–50 of 60." in first
     assert 'id="prompt-49"' in first
     assert 'id="prompt-50"' not in first
-    second = await _page(client, f"/ui/runs/{run['id']}", prompt_offset="50", differ="1")
+    second = await html_page(client, f"/ui/runs/{run['id']}", prompt_offset="50", differ="1")
     assert "Prompts 51–60 of 60." in second
     assert 'rel="prev"' in second
     assert 'rel="next"' not in second
@@ -228,7 +212,7 @@ async def test_long_runs_come_in_pages_of_prompts(client: httpx.AsyncClient) -> 
 
 @pytest.mark.parametrize("run_id", ["not-a-run", str(uuid.uuid4())])
 async def test_an_unknown_run_is_a_404_page(client: httpx.AsyncClient, run_id: str) -> None:
-    page = await _page(client, f"/ui/runs/{run_id}", 404)
+    page = await html_page(client, f"/ui/runs/{run_id}", 404)
     assert f"no run with id {run_id}" in page
 
 
@@ -237,7 +221,7 @@ MARKUP = '<script>document.title="pwned"</script><img src=x onerror="alert(1)"> 
 
 async def test_model_output_is_shown_as_text(client: httpx.AsyncClient) -> None:
     # echo answers with its prompt: the answer, the prompt and the prompt sent all hold markup.
-    run = await _submit(
+    run = await submitted(
         client,
         name=MARKUP,
         prompts=[{"text": MARKUP, "key": MARKUP}],
@@ -245,18 +229,18 @@ async def test_model_output_is_shown_as_text(client: httpx.AsyncClient) -> None:
         tags={MARKUP[:50]: MARKUP[:50]},
     )
     for url in (f"/ui/runs/{run['id']}", "/ui"):
-        page = await _page(client, url)
+        page = await html_page(client, url)
         assert "<script>document" not in page
         assert "<img src=x" not in page
         assert "<b>bold</b>" not in page
         assert "&lt;script&gt;document.title=&#34;pwned&#34;&lt;/script&gt;" in page
-    row = _row(page := await _page(client, f"/ui/runs/{run['id']}"), "prompt-0")
+    row = _row(page := await html_page(client, f"/ui/runs/{run['id']}"), "prompt-0")
     assert html.unescape(re.findall(r'<div class="output">(.*?)</div>', row)[0]) == MARKUP
 
 
 @pytest.mark.parametrize("url", ["/ui", "/ui/compare", "/ui/runs/{run}", "/ui/runs/nothing"])
 async def test_pages_run_only_their_own_scripts(client: httpx.AsyncClient, url: str) -> None:
-    run = await _submit(client)
+    run = await submitted(client)
     response = await client.get(url.format(run=run["id"]), headers=HTML)
     policy = dict(
         d.strip().split(" ", 1) for d in response.headers["content-security-policy"].split(";")
@@ -274,9 +258,9 @@ async def test_pages_run_only_their_own_scripts(client: httpx.AsyncClient, url: 
 
 
 async def test_every_control_has_a_label(client: httpx.AsyncClient) -> None:
-    run = await _submit(client, models=["echo-flaky"])
+    run = await submitted(client, models=["echo-flaky"])
     for url in ("/ui", "/ui/compare", f"/ui/runs/{run['id']}"):
-        page = await _page(client, url)
+        page = await html_page(client, url)
         template_free = re.sub(r"<template.*?</template>", "", page, flags=re.DOTALL)
         control_tag = r'<(?:input|select|textarea)\b(?![^>]*type="hidden")[^>]*>'
         controls = re.findall(control_tag, template_free)
@@ -296,10 +280,10 @@ async def test_the_static_files_ship_with_the_package(client: httpx.AsyncClient)
 
 async def test_samples_and_cached_answers_are_shown(client: httpx.AsyncClient) -> None:
     body = {"prompts": ["hello there"], "samples": 3, "params": {"temperature": 0}}
-    await _submit(client, **body)
-    run = await _submit(client, **body)
+    await submitted(client, **body)
+    run = await submitted(client, **body)
     assert run["counts"]["cached"] == 3
-    page = await _page(client, f"/ui/runs/{run['id']}")
+    page = await html_page(client, f"/ui/runs/{run['id']}")
     row = _row(page, "prompt-0")
     assert "All 3 samples" in row
     assert [int(n) for n in re.findall(r"Sample (\d)", row)] == [0, 1, 2]
