@@ -18,6 +18,7 @@ from sqlalchemy import (
     Row,
     Select,
     any_,
+    bindparam,
     case,
     delete,
     exists,
@@ -91,12 +92,22 @@ def _search_query(text: str) -> Any:
     return func.websearch_to_tsquery(literal_column("'simple'::regconfig"), text)
 
 
+_SEARCHABLE: dict[str, bool] = {}
+_SEARCHABLE_KEPT = 4096
+
+
 async def is_searchable(session: AsyncSession, text: str) -> bool:
     """Whether `text` has a word to look up in the search indexes. A search of negations only
     (`-word`) would have to read every prompt and answer; PostgreSQL's `querytree` says `T`
-    (or nothing) for such a query."""
+    (or nothing) for such a query. The answer depends on the text alone, so each process
+    asks once per text (of the last few thousand)."""
+    if (known := _SEARCHABLE.get(text)) is not None:
+        return known
     tree = await session.scalar(select(func.querytree(_search_query(text))))
-    return tree not in ("T", "", None)
+    if len(_SEARCHABLE) >= _SEARCHABLE_KEPT:
+        _SEARCHABLE.clear()
+    _SEARCHABLE[text] = searchable = tree not in ("T", "", None)
+    return searchable
 
 
 def _runs_containing(text: str) -> Any:
@@ -113,44 +124,37 @@ def _runs_containing(text: str) -> Any:
     )
 
 
-async def _matching(session: AsyncSession, run_ids: Sequence[uuid.UUID], text: str) -> set[Any]:
-    """Those of `run_ids` with a prompt or an output matching `text`: two probes of the search
-    indexes a run, each `text` AND the run's own term, which stops at the run's first match
-    and skips through a common word's entries instead of reading them. The run is named only
+def _has_match(run_id: Any, text: str) -> ColumnElement[bool]:
+    """Whether the run has a prompt or an output matching `text`: two probes of the search
+    indexes, each `text` AND the run's own term, which stops at the run's first match and
+    skips through a common word's entries instead of reading them. The run is named only
     inside the search term, so no plan can read the run's rows or every match instead."""
-    wanted = (
-        func.unnest(literal(list(run_ids), ARRAY(UUID(as_uuid=True))))
-        .table_valued("id")
-        .render_derived(name="wanted")
+    term = _search_query(text).op("&&")(search_term(run_id))
+    return or_(
+        exists().where(search_vector(PromptRow.run_id, PromptRow.text).op("@@")(term)),
+        exists().where(search_vector(ResponseRow.run_id, ResponseRow.output).op("@@")(term)),
     )
-    term = _search_query(text).op("&&")(search_term(wanted.c.id))
-    found = await session.scalars(
-        select(wanted.c.id).where(
-            or_(
-                exists().where(search_vector(PromptRow.run_id, PromptRow.text).op("@@")(term)),
-                exists().where(
-                    search_vector(ResponseRow.run_id, ResponseRow.output).op("@@")(term)
-                ),
-            )
-        )
-    )
-    return set(found)
+
+
+def _order_by(order: RunOrder, runs: Any = RunRow) -> list[ColumnElement[Any]]:
+    """The ORDER BY of `order`, of `runs` (the table, or an alias of it)."""
+    if order == "-created_at":
+        return [runs.created_at.desc(), runs.id.desc()]
+    if order == "-cost_usd":
+        return [runs.cost_usd.desc(), runs.id.desc()]
+    return [runs.cost_usd.asc(), runs.id.asc()]
 
 
 def _ordered(order: RunOrder, after: tuple[Any, uuid.UUID] | None) -> Select[RunRow]:
     """The runs in `order`, from after `after` (the sort value and id of the last run of
     the previous page)."""
+    query = select(RunRow).order_by(*_order_by(order))
     if order == "-created_at":
         key: Any = RunRow.created_at
-        query = select(RunRow).order_by(RunRow.created_at.desc(), RunRow.id.desc())
     else:
         # `cost_usd IS NOT NULL` as ix_runs_cost_usd_id's predicate, so that it serves.
         key = RunRow.cost_usd
-        query = select(RunRow).where(RunRow.cost_usd.is_not(None))
-        if order == "-cost_usd":
-            query = query.order_by(RunRow.cost_usd.desc(), RunRow.id.desc())
-        else:
-            query = query.order_by(RunRow.cost_usd.asc(), RunRow.id.asc())
+        query = query.where(RunRow.cost_usd.is_not(None))
     if after is None:
         return query
     last = tuple_(literal(after[0], key.type), literal(after[1]))
@@ -196,13 +200,32 @@ def runs_query(
 
 
 PROBED_PAGES = 4
-"""A search probes this many pages of runs, newest first (or in the page's order), run by
-run; if they hold too few matches, the word is rare and the rest is found from its matches."""
+"""A search probes at most this many pages of runs, newest first (or in the page's order),
+run by run; if they hold too few matches, the word is rare and the rest is found from its
+matches."""
 
 
 def sort_key(run: RunRow, order: RunOrder = "-created_at") -> tuple[Any, uuid.UUID]:
     """The sort value and id of `run` in `order`: what a page after it starts after."""
     return (run.created_at if order == "-created_at" else run.cost_usd), run.id
+
+
+def _probed(
+    filters: RunFilters, limit: int, after: tuple[Any, uuid.UUID] | None, order: RunOrder
+) -> Select[Any]:
+    """The first `limit` runs matching filters.text among the PROBED_PAGES pages of runs
+    after `after` (the other filters applied). One statement: the candidates come in the
+    page's order from their index, each is probed as it comes, and probing stops at the
+    `limit`th match, so a common word probes about a page of runs."""
+    assert filters.text is not None
+    candidates = runs_query(replace(filters, text=None), PROBED_PAGES * limit, after, order)
+    probed = aliased(RunRow, candidates.subquery("probed"))
+    return (
+        select(probed)
+        .where(_has_match(probed.id, filters.text))
+        .order_by(*_order_by(order, probed))
+        .limit(limit)
+    )
 
 
 async def list_runs(
@@ -215,17 +238,21 @@ async def list_runs(
     if filters.text is None:
         return (await session.scalars(runs_query(filters, limit, after, order))).all()
     # Listing the runs that hold matches would read every match: for a word in nearly every
-    # answer, the whole table. Each run of the list is probed instead, a page at a time.
-    text, unfiltered = filters.text, replace(filters, text=None)
-    found: list[RunRow] = []
-    for _ in range(PROBED_PAGES):
-        runs = (await session.scalars(runs_query(unfiltered, limit, after, order))).all()
-        matching = await _matching(session, [run.id for run in runs], text) if runs else set()
-        found += [run for run in runs if run.id in matching]
-        if len(found) >= limit or len(runs) < limit:
-            return found[:limit]
-        after = sort_key(runs[-1], order)
-    rest = await session.scalars(runs_query(filters, limit - len(found), after, order))
+    # answer, the whole table. The newest runs are probed one by one instead.
+    found = (await session.scalars(_probed(filters, limit, after, order))).all()
+    if len(found) >= limit:
+        return found
+    # Too few among the probed runs: the word is rare, so its matches are read, from after
+    # the last probed run (if there were fewer, every run was probed).
+    unfiltered = replace(filters, text=None)
+    last = await session.scalar(
+        runs_query(unfiltered, 1, after, order).offset(PROBED_PAGES * limit - 1)
+    )
+    if last is None:
+        return found
+    rest = await session.scalars(
+        runs_query(filters, limit - len(found), sort_key(last, order), order)
+    )
     return [*found, *rest]
 
 
@@ -267,13 +294,14 @@ async def responses_for_prompts(
     session: AsyncSession, run_id: uuid.UUID, first: int, last: int
 ) -> Sequence[Row[Any]]:
     """The pairs of the prompts at positions `first` to `last`, as rows with every column:
-    only read, so not loaded as ORM objects (a page is hundreds of them)."""
+    only read, so read past the ORM (a page is hundreds of them, and the ORM's work on
+    each row cost more than reading it)."""
     query = select(*ResponseRow.__table__.columns).where(
         ResponseRow.run_id == run_id,
         ResponseRow.prompt_position.between(first, last),
     )
-    rows: Sequence[Row[Any]] = (await session.execute(query)).all()
-    return rows
+    connection = await session.connection()
+    return (await connection.execute(query)).all()
 
 
 def _one_of(column: Any, positions: Sequence[int]) -> ColumnElement[bool]:
@@ -349,12 +377,10 @@ async def responses_at(
     return (await session.scalars(query)).all()
 
 
-async def contender_stats(session: AsyncSession, run_id: uuid.UUID) -> Sequence[Row[Any]]:
-    """Per contender and status: how many pairs, latency percentiles, tokens, truncated
-    answers, diagnosed answers and, per flag (each labelled by its name), flagged ones."""
+def _contender_stats_query() -> Select[Any]:
     r = ResponseRow
     pairs = _pairs_of_run(
-        run_id,
+        bindparam("run_id", type_=UUID(as_uuid=True)),
         r.contender_index,
         r.status,
         r.latency_ms,
@@ -367,7 +393,7 @@ async def contender_stats(session: AsyncSession, run_id: uuid.UUID) -> Sequence[
         r.cached_from,
     ).subquery("pairs")
     done = pairs.c.status == "succeeded"
-    query = select(
+    return select(
         pairs.c.contender_index.label("contender"),
         pairs.c.status,
         func.count().label("n"),
@@ -381,9 +407,25 @@ async def contender_stats(session: AsyncSession, run_id: uuid.UUID) -> Sequence[
         # Answers whose cost is unknown (no token counts): the contender's total is too.
         func.count().filter(done, pairs.c.cost_usd.is_(None)).label("uncosted"),
         func.count(pairs.c.cached_from).label("cached"),
-        *(func.count().filter(literal(flag) == any_(pairs.c.flags)).label(flag) for flag in FLAGS),
+        *(
+            func.count().filter(literal(flag) == any_(pairs.c.flags)).label(f"flag_{flag}")
+            for flag in FLAGS
+        ),
     ).group_by(pairs.c.contender_index, pairs.c.status)
-    return (await session.execute(query)).all()
+
+
+# Built once: every run page asks for it, and building it took as long as running it.
+_CONTENDER_STATS = _contender_stats_query()
+
+
+async def contender_stats(session: AsyncSession, run_id: uuid.UUID) -> Sequence[Row[Any]]:
+    """Per contender and status: how many pairs, latency percentiles, tokens, truncated
+    answers, diagnosed answers and, per flag (each labelled `flag_<name>`), flagged ones."""
+    connection = await session.connection()
+    rows: Sequence[Row[Any]] = (
+        await connection.execute(_CONTENDER_STATS, {"run_id": run_id})
+    ).all()
+    return rows
 
 
 async def sample_outputs(

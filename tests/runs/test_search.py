@@ -106,3 +106,46 @@ async def test_a_search_with_nothing_to_find_is_refused(client: httpx.AsyncClien
         assert response.status_code == 422, (q, response.text)
         assert response.json()["errors"][0]["field"] == "q"
     assert await _found(client, q="dog -cat") == {"dog"}
+
+
+async def test_a_search_in_cost_order_probes_and_pages_in_that_order(
+    client: httpx.AsyncClient, db_url: str
+) -> None:
+    """Probing follows the page's order, and so does the rest of a rare word's matches: with
+    limit 1, 2 * PROBED_PAGES runs are probed, and the cheapest match lies past them."""
+    costs = [float(c) for c in range(4 * PROBED_PAGES)]
+    needles = {0.5, 3.0, 4 * PROBED_PAGES - 1.0}  # the last: past the probed runs
+    costs += [0.5]
+    connection = await asyncpg.connect(db_url)
+    try:
+        for cost in costs:
+            run_id = await connection.fetchval(
+                "INSERT INTO runs (id, status, params, contenders, models, prompt_count, "
+                "cost_usd) VALUES (gen_random_uuid(), 'succeeded', '{}', '[]', '{}', 1, $1) "
+                "RETURNING id",
+                cost,
+            )
+            words = "a needle in it" if cost in needles else "nothing here"
+            await connection.execute(
+                "INSERT INTO prompts (run_id, position, text) VALUES ($1, 0, $2)", run_id, words
+            )
+    finally:
+        await connection.close()
+
+    async def walk(sort: str) -> list[float]:
+        found: list[float] = []
+        cursor = None
+        while True:
+            params = {
+                "q": "needle",
+                "sort": sort,
+                "limit": 1,
+                **({"cursor": cursor} if cursor else {}),
+            }
+            page = (await client.get("/runs", params=params)).json()
+            found += [run["cost_usd"] for run in page["items"]]
+            if (cursor := page["next_cursor"]) is None:
+                return found
+
+    assert await walk("-cost_usd") == sorted(needles, reverse=True)
+    assert await walk("cost_usd") == sorted(needles)
