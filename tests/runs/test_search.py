@@ -59,7 +59,7 @@ async def test_q_pages_like_any_other_filter(client: httpx.AsyncClient) -> None:
 async def test_a_rare_word_past_the_probed_runs_is_found_from_its_matches(
     client: httpx.AsyncClient,
 ) -> None:
-    """The newest runs are probed a page at a time, PROBED_PAGES pages; matches older than
+    """The newest runs are probed, PROBED_PAGES pages of them; matches older than
     those are found from the matches themselves, and pages go on from there."""
     await _run(client, "the oldest zebra", "zebra0")
     await _run(client, "another zebra", "zebra1")
