@@ -136,12 +136,9 @@ async def test_a_search_in_cost_order_probes_and_pages_in_that_order(
         found: list[float] = []
         cursor = None
         while True:
-            params = {
-                "q": "needle",
-                "sort": sort,
-                "limit": 1,
-                **({"cursor": cursor} if cursor else {}),
-            }
+            params: dict[str, str | int] = {"q": "needle", "sort": sort, "limit": 1}
+            if cursor:
+                params["cursor"] = cursor
             page = (await client.get("/runs", params=params)).json()
             found += [run["cost_usd"] for run in page["items"]]
             if (cursor := page["next_cursor"]) is None:
