@@ -216,6 +216,10 @@ class RunRow(Base):
     pairs_failed: Mapped[int] = mapped_column(Integer, server_default="0")
     pairs_cancelled: Mapped[int] = mapped_column(Integer, server_default="0")
     pairs_cached: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Moves whenever a statement changes what the run's aggregates read of its pairs (a
+    # trigger on `responses`, migration f1a2c3d4e5b6): stored aggregates of an older version
+    # are stale.
+    answers_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
     __table_args__ = (
         CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
@@ -246,6 +250,20 @@ class RunRow(Base):
         ),
         Index("ix_runs_models", "models", postgresql_using="gin"),
     )
+
+
+class RunAggregatesRow(Base):
+    """A finished run's per-contender aggregates, as computed at `answers_version` of the run
+    (app/runs/aggregates.py): a run page reads them instead of its pairs while that is still
+    the run's version."""
+
+    __tablename__ = "run_aggregates"
+
+    run_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    answers_version: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
 
 
 class PromptRow(Base):

@@ -35,10 +35,19 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.db.tables import FLAGGED, PromptRow, ResponseRow, RunRow, search_term, search_vector
+from app.db.tables import (
+    FLAGGED,
+    PromptRow,
+    ResponseRow,
+    RunAggregatesRow,
+    RunRow,
+    search_term,
+    search_vector,
+)
 from app.diagnostics import FLAGS
 from app.dispatch.notifications import notify_runs, notify_work
 from app.dispatch.queue import finish_runs
@@ -426,6 +435,32 @@ async def contender_stats(session: AsyncSession, run_id: uuid.UUID) -> Sequence[
         await connection.execute(_CONTENDER_STATS, {"run_id": run_id})
     ).all()
     return rows
+
+
+async def kept_aggregates(
+    session: AsyncSession, run_id: uuid.UUID, version: int
+) -> list[dict[str, Any]] | None:
+    """The run's kept aggregates if they were computed at `version` of its answers."""
+    kept = RunAggregatesRow
+    return await session.scalar(
+        select(kept.rows).where(kept.run_id == run_id, kept.answers_version == version)
+    )
+
+
+async def keep_aggregates(
+    session: AsyncSession, run_id: uuid.UUID, version: int, rows: list[dict[str, Any]]
+) -> None:
+    """Keep the run's aggregates as computed at `version`, unless newer ones are kept."""
+    statement = pg_insert(RunAggregatesRow).values(
+        run_id=run_id, answers_version=version, rows=rows
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[RunAggregatesRow.run_id],
+            set_={"answers_version": version, "rows": statement.excluded.rows},
+            where=RunAggregatesRow.answers_version < version,
+        )
+    )
 
 
 async def sample_outputs(

@@ -20,6 +20,7 @@ from app.diagnostics import FLAGS
 from app.domain import FINISHED_STATUSES, Contender, GenerationParams
 from app.errors import ConflictError, InvalidFieldError, NotFoundError
 from app.fields import utc_datetime
+from app.runs import aggregates
 from app.runs import repository as runs_repo
 from app.runs.schemas import (
     ContenderStats,
@@ -173,20 +174,20 @@ async def _contender_stats(
     truncated: Counter[int] = Counter()
     diagnosed: Counter[int] = Counter()
     flagged: dict[int, Counter[str]] = defaultdict(Counter)
-    for row in await runs_repo.contender_stats(session, run.id):
-        i = row.contender
-        by_status[i][row.status] = row.n
-        if row.cached:
-            by_status[i]["cached"] = by_status[i].get("cached", 0) + row.cached
-        if row.status == "succeeded":
-            p50[i], p95[i] = row.p50, row.p95
-        truncated[i] += row.truncated
-        diagnosed[i] += row.diagnosed
-        cost[i] += row.cost_usd or 0.0
-        uncosted[i] += row.uncosted
+    for row in await aggregates.contender_rows(session, run):
+        i = row["contender"]
+        by_status[i][row["status"]] = row["n"]
+        if row["cached"]:
+            by_status[i]["cached"] = by_status[i].get("cached", 0) + row["cached"]
+        if row["status"] == "succeeded":
+            p50[i], p95[i] = row["p50"], row["p95"]
+        truncated[i] += row["truncated"]
+        diagnosed[i] += row["diagnosed"]
+        cost[i] += row["cost_usd"] or 0.0
+        uncosted[i] += row["uncosted"]
         for flag in FLAGS:
-            flagged[i][flag] += row._mapping[f"flag_{flag}"]
-        for k, value in enumerate((row.prompt_tokens, row.completion_tokens)):
+            flagged[i][flag] += row[f"flag_{flag}"]
+        for k, value in enumerate((row["prompt_tokens"], row["completion_tokens"])):
             if value is not None:
                 tokens[i][k] += value
                 seen_tokens[i][k] = True
