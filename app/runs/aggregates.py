@@ -9,14 +9,17 @@ version newer than what they read: a change committed meanwhile makes them look 
 fresh. A running run's version moves with every batch of answers; its aggregates are not kept.
 """
 
+import logging
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.tables import RunRow
 from app.domain import FINISHED_STATUSES
 from app.runs import repository as runs_repo
+
+log = logging.getLogger(__name__)
 
 
 async def contender_rows(session: AsyncSession, run: RunRow) -> list[dict[str, Any]]:
@@ -32,7 +35,10 @@ async def contender_rows(session: AsyncSession, run: RunRow) -> list[dict[str, A
         try:
             async with session.begin_nested():
                 await runs_repo.keep_aggregates(session, run.id, run.answers_version, rows)
+        except SQLAlchemyError as exc:
+            # Keeping them only spares later reads: a run deleted meanwhile, or a database
+            # that takes no writes (a read replica), must not fail this one.
+            log.warning("run %s: its aggregates were not kept: %s", run.id, exc)
+        else:
             await session.commit()
-        except IntegrityError:  # the run was deleted meanwhile
-            await session.rollback()
     return rows

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy import text
 
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.tables import RunRow
@@ -141,3 +142,24 @@ async def test_aggregates_are_kept_under_the_version_read_before_computing_them(
     assert await _version(database, run_id) == read + 1
     assert (await _echo(client, run_id))["flags"]["refusal"] == 2
     assert (await _kept(database, run_id) or (None, []))[0] == read + 1
+
+
+async def test_a_page_is_read_where_aggregates_cannot_be_kept(
+    client: httpx.AsyncClient, database: asyncpg.Connection, db_url: str
+) -> None:
+    """Keeping them only spares later reads: on a database that takes no writes (as a read
+    replica), the page is read all the same."""
+    run_id = await succeeded_run(client, BODY)
+    await database.execute("DELETE FROM run_aggregates")
+    engine = create_engine(db_url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            await session.execute(text("SET TRANSACTION READ ONLY"))
+            run = await session.get(RunRow, uuid.UUID(run_id))
+            assert run is not None
+            rows = await aggregates.contender_rows(session, run)
+            assert rows[0]["n"] == 2
+            assert (await session.scalar(text("SELECT count(*) FROM prompts"))) == 2
+    finally:
+        await engine.dispose()
+    assert await _kept(database, run_id) is None
