@@ -11,6 +11,7 @@ from datetime import datetime
 from operator import attrgetter, itemgetter
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -260,44 +261,47 @@ async def get_detail(
         contenders=stats,
         prompt_offset=prompt_offset,
         next_prompt_offset=positions[-1] + 1 if more and positions else None,
-        prompts=[
-            PromptOut(
-                index=p.position,
-                key=p.key,
-                text=p.text,
-                responses={
-                    label: found[0]
-                    for label in labels
-                    if (found := answers[p.position].get(label)) and found[0].sample == 0
-                },
-                samples={
-                    c.label: answers[p.position].get(c.label, [])
-                    for c in contenders
-                    if c.samples > 1
-                },
-            )
-            for p in prompts
-        ],
+        # One validation for the page's hundreds of answers, not one a model.
+        prompts=_PROMPTS.validate_python(
+            [
+                {
+                    "index": p.position,
+                    "key": p.key,
+                    "text": p.text,
+                    "responses": {
+                        label: found[0]
+                        for label in labels
+                        if (found := answers[p.position].get(label)) and found[0]["sample"] == 0
+                    },
+                    "samples": {
+                        c.label: answers[p.position].get(c.label, [])
+                        for c in contenders
+                        if c.samples > 1
+                    },
+                }
+                for p in prompts
+            ]
+        ),
     )
+
+
+_PROMPTS = TypeAdapter(list[PromptOut])
 
 
 def _answers_by_prompt(
     rows: Sequence[Any], contenders: list[Contender]
-) -> dict[int, dict[str, list[ResponseOut]]]:
-    """Per prompt position and contender label, its answers in sample order; `rows` are
-    ORM objects or plain rows of the responses table."""
-    answers: dict[int, dict[str, list[ResponseOut]]] = defaultdict(lambda: defaultdict(list))
+) -> dict[int, dict[str, list[dict[str, Any]]]]:
+    """Per prompt position and contender label, its answers in sample order, as the fields
+    of ResponseOut; `rows` are ORM objects or plain rows of the responses table."""
+    answers: dict[int, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     read = _answer_fields(rows)
     for position, index, cached_from, *stored in sorted(map(read, rows), key=_by_sample):
         contender = contenders[index]
-        answers[position][contender.label].append(
-            ResponseOut(
-                label=contender.label,
-                template=contender.template,
-                cached=cached_from is not None,
-                **dict(zip(_STORED_RESPONSE_FIELDS, stored, strict=True)),
-            )
+        answer = dict(zip(_STORED_RESPONSE_FIELDS, stored, strict=True))
+        answer.update(
+            label=contender.label, template=contender.template, cached=cached_from is not None
         )
+        answers[position][contender.label].append(answer)
     return answers
 
 
