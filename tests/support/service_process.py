@@ -42,8 +42,14 @@ class ServiceProcess:
 
     def start(self, ready_timeout: float = 60) -> "ServiceProcess":
         log = self._log_path.open("ab")
+        # A session (process group) of its own: with several workers, uvicorn's worker
+        # processes outlive a killed supervisor, and only the group reaches them all.
         self.process = subprocess.Popen(
-            [LLM_COMPARE, "serve"], env=self._env, stdout=log, stderr=subprocess.STDOUT
+            [LLM_COMPARE, "serve"],
+            env=self._env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + ready_timeout
         while time.monotonic() < deadline:
@@ -58,10 +64,18 @@ class ServiceProcess:
         raise RuntimeError(f"service not ready: {self._log_path.read_text()[-3000:]}")
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown code runs, as when a machine or OOM killer takes the process."""
+        """SIGKILL to the service and its workers: no shutdown code runs, as when a machine
+        or OOM killer takes them."""
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
+        self._kill_group()
         self.process.wait(10)
+
+    def _kill_group(self) -> None:
+        assert self.process is not None
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:  # none of them is left
+            pass
 
     def stop(self, timeout: float = 30) -> int:
         """SIGTERM and wait up to `timeout` seconds: the clean shutdown path."""
@@ -80,8 +94,8 @@ class ServiceProcess:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+        if self.process is not None:
+            self._kill_group()  # even once the supervisor has exited: its workers may not have
             self.process.wait(10)
 
 
