@@ -145,24 +145,25 @@ def _has_match(run_id: Any, text: str) -> ColumnElement[bool]:
     )
 
 
+def _sorted_by(order: RunOrder, runs: Any) -> Any:
+    """What `order` sorts on, of `runs`: the table's column, an alias's, or a run's value."""
+    return runs.created_at if order == "-created_at" else runs.cost_usd
+
+
 def _order_by(order: RunOrder, runs: Any = RunRow) -> list[ColumnElement[Any]]:
-    """The ORDER BY of `order`, of `runs` (the table, or an alias of it)."""
-    if order == "-created_at":
-        return [runs.created_at.desc(), runs.id.desc()]
-    if order == "-cost_usd":
-        return [runs.cost_usd.desc(), runs.id.desc()]
-    return [runs.cost_usd.asc(), runs.id.asc()]
+    """The ORDER BY of `order`, of `runs` (the table, or an alias of it): its column, then
+    the id to break ties."""
+    columns = (_sorted_by(order, runs), runs.id)
+    return [c.asc() if order == "cost_usd" else c.desc() for c in columns]
 
 
 def _ordered(order: RunOrder, after: tuple[Any, uuid.UUID] | None) -> Select[RunRow]:
     """The runs in `order`, from after `after` (the sort value and id of the last run of
     the previous page)."""
     query = select(RunRow).order_by(*_order_by(order))
-    if order == "-created_at":
-        key: Any = RunRow.created_at
-    else:
+    key = _sorted_by(order, RunRow)
+    if order != "-created_at":
         # `cost_usd IS NOT NULL` as ix_runs_cost_usd_id's predicate, so that it serves.
-        key = RunRow.cost_usd
         query = query.where(RunRow.cost_usd.is_not(None))
     if after is None:
         return query
@@ -216,7 +217,7 @@ matches."""
 
 def sort_key(run: RunRow, order: RunOrder = "-created_at") -> tuple[Any, uuid.UUID]:
     """The sort value and id of `run` in `order`: what a page after it starts after."""
-    return (run.created_at if order == "-created_at" else run.cost_usd), run.id
+    return _sorted_by(order, run), run.id
 
 
 def _probed(
