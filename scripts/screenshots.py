@@ -17,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
-from tests.support.browser import NARROW, WIDE, launch
+from tests.support.browser import NARROW, WIDE, launched
 from tests.support.service_process import ServiceProcess
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
@@ -125,8 +125,7 @@ def main() -> None:
                 replay = api.post(f"/runs/{demo['id']}/replay", json=shorter).json()
                 api.get(f"/runs/{replay['id']}", params={"wait": 30}).raise_for_status()
                 vote_across(api, demo["id"], replay["id"])
-            with sync_playwright() as playwright:
-                browser = launch(playwright)
+            with launched() as browser:
                 page = browser.new_page(viewport=WIDE)
                 shoot(page, f"{service.url}/ui", "runs")
                 shoot(page, f"{service.url}/ui/runs/{demo['id']}", "run", opened="#sent-0-2")
@@ -140,15 +139,12 @@ def main() -> None:
                 page.wait_for_selector(".opblock")
                 page.screenshot(path=str(OUT / "docs-1280.png"))
                 print("docs/screenshots/docs-1280.png")
-                browser.close()
         # The sign-in form, from the same service started again with keys required.
         guarded = {**env, "LLM_COMPARE_AUTH": "on", "LLM_COMPARE_ADMIN_KEY": "lc_" + "x" * 40}
         with ServiceProcess(guarded, Path(tmp) / "guarded.log") as service:
-            with sync_playwright() as playwright:
-                browser = launch(playwright)
+            with launched() as browser:
                 page = browser.new_page(viewport=WIDE)
                 shoot(page, f"{service.url}/ui/compare", "login")
-                browser.close()
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 own browser download cannot be reached here), driven by Playwright for Python."""
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from playwright.sync_api import Browser, Playwright, ViewportSize
+from playwright.sync_api import Browser, ViewportSize, sync_playwright
 
 # As root in a container: no sandbox, no GPU; and no traffic of the browser's own.
 CHROMIUM_ARGS = [
@@ -22,8 +24,15 @@ def chromium_path() -> str | None:
     return shutil.which("chromium")
 
 
-def launch(playwright: Playwright) -> Browser:
+@contextmanager
+def launched() -> Iterator[Browser]:
+    """Chromium, driven by Playwright until the block ends."""
     path = chromium_path()
     if path is None:
         raise RuntimeError("no chromium on PATH: apt-get install -y chromium")
-    return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page
 
-from tests.support.browser import WIDE, launch
+from tests.support.browser import WIDE, launched
 from tests.support.database import scratch_database
 from tests.support.service_process import service_with_models
 
@@ -36,6 +36,15 @@ class Live:
         run: dict[str, Any] = response.json()
         return run
 
+    def linked_run(self, link: Locator) -> dict[str, Any]:
+        """The run a page's link points to, read through the API once it has finished."""
+        href = link.get_attribute("href")
+        assert href is not None
+        run: dict[str, Any] = self.api.get(
+            f"/runs/{href.rsplit('/', 1)[1]}", params={"wait": 30}
+        ).json()
+        return run
+
 
 @pytest.fixture(scope="module")
 async def live_db(template_database: str) -> AsyncIterator[str]:
@@ -54,10 +63,8 @@ def live(live_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Liv
 def browser(live: Live) -> Iterator[Browser]:
     # After the service (whose database fixture is async): while Playwright's sync API runs,
     # its event loop is the running one, and pytest-asyncio cannot run fixtures.
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
+    with launched() as browser:
         yield browser
-        browser.close()
 
 
 @dataclass

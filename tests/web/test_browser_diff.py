@@ -37,9 +37,7 @@ def test_replay_goes_to_the_new_run_and_its_diff_with_the_source(tab: Tab, live:
     page.get_by_role("button", name="Judge these two runs").click()
     message = page.locator("#judge-message")
     expect(message).to_contain_text("echo has 4 judge prompts to answer")
-    judging_id = message.get_by_role("link", name="its judging run").get_attribute("href")
-    assert judging_id is not None
-    judging = live.api.get(f"/runs/{judging_id.rsplit('/', 1)[1]}", params={"wait": 30}).json()
+    judging = live.linked_run(message.get_by_role("link", name="its judging run"))
     assert judging["status"] == "succeeded"
     message.get_by_role("link", name="this diff's win rate").click()
     expect(page.locator(".win-rate")).to_contain_text("of 2 votes")
@@ -48,9 +46,7 @@ def test_replay_goes_to_the_new_run_and_its_diff_with_the_source(tab: Tab, live:
     page.get_by_label("Judge again (ask the model anew)").check()
     page.get_by_role("button", name="Judge these two runs").click()
     expect(message).to_contain_text("echo has 4 judge prompts to answer")
-    href = message.get_by_role("link", name="its judging run").get_attribute("href")
-    assert href is not None
-    anew = live.api.get(f"/runs/{href.rsplit('/', 1)[1]}", params={"wait": 30}).json()
+    anew = live.linked_run(message.get_by_role("link", name="its judging run"))
     assert (anew["counts"]["succeeded"], anew["counts"]["cached"]) == (4, 0)
     page.reload()
     expect(page.locator(".win-rate")).to_contain_text("of 2 votes")

@@ -123,9 +123,7 @@ def test_a_model_judges_the_run_from_its_page(tab: Tab, live: Live) -> None:
     page.get_by_label("Judge again (ask the model anew)").check()
     page.get_by_role("button", name="Judge the answers").click()
     expect(message).to_contain_text("echo has 2 judge prompts to answer")
-    href = message.get_by_role("link", name="its judging run").get_attribute("href")
-    assert href is not None
-    anew = live.api.get(f"/runs/{href.rsplit('/', 1)[1]}", params={"wait": 30}).json()
+    anew = live.linked_run(message.get_by_role("link", name="its judging run"))
     assert (anew["counts"]["succeeded"], anew["counts"]["cached"]) == (2, 0)
     refused = "Failed to load resource: the server responded with a status of 409"
     assert [e for e in tab.errors if not e.startswith(refused)] == []

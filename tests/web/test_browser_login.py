@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.support.access import ADMIN_KEY, bearer
-from tests.support.browser import NARROW, WIDE, launch
+from tests.support.browser import NARROW, WIDE, launched
 from tests.support.service_process import ServiceProcess
 
 pytestmark = pytest.mark.slow
@@ -49,10 +49,8 @@ def guarded(live_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 @pytest.fixture(scope="module")
 def chromium(guarded: Guarded) -> Iterator[Browser]:
     # After the service, whose database fixture is async (see tests/web/conftest.py).
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
+    with launched() as browser:
         yield browser
-        browser.close()
 
 
 def _page(chromium: Browser, guarded: Guarded, errors: list[str], narrow: bool = False) -> Page:
