@@ -26,10 +26,12 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     func,
+    literal_column,
+    select,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, array
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.domain import (
@@ -162,6 +164,40 @@ class ServiceSecretRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class RunTallyRow(Base):
+    """What statements added to a run's counts and answers version since they were last
+    folded into its row, one row per run and shard of connections (`pg_backend_pid() % 16`):
+    concurrent writers of a run add to rows of their own instead of each locking the run's
+    (migration 9d4b6e2a1c73)."""
+
+    __tablename__ = "run_tallies"
+
+    run_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    pairs_queued: Mapped[int] = mapped_column(Integer, server_default="0")
+    pairs_running: Mapped[int] = mapped_column(Integer, server_default="0")
+    pairs_succeeded: Mapped[int] = mapped_column(Integer, server_default="0")
+    pairs_failed: Mapped[int] = mapped_column(Integer, server_default="0")
+    pairs_cancelled: Mapped[int] = mapped_column(Integer, server_default="0")
+    pairs_cached: Mapped[int] = mapped_column(Integer, server_default="0")
+    answers_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+def _whole(folded: Any, tallies: Mapped[int]) -> ColumnElement[int]:
+    """What is folded into the run's row (a column declared in its class body) plus the sum
+    of its tallies."""
+    whole: ColumnElement[int] = folded.column + func.coalesce(
+        func.sum(tallies), literal_column("0")
+    )
+    return whole
+
+
+# A run's tallied numbers, in `RunRow.tallied`'s order.
+TALLIED = ("queued", "running", "succeeded", "failed", "cancelled", "cached", "answers_version")
+
+
 class RunRow(Base):
     __tablename__ = "runs"
 
@@ -208,18 +244,59 @@ class RunRow(Base):
     # The key that made the run, as it was named then (none while auth is off).
     created_by_key_name: Mapped[str | None] = mapped_column(Text)
     created_by_key_prefix: Mapped[str | None] = mapped_column(Text)
-    # How many of its pairs are in each status, and how many were answered from the cache:
-    # kept by triggers on `responses` (migration e3a5af2ce945), never written here.
-    pairs_queued: Mapped[int] = mapped_column(Integer, server_default="0")
-    pairs_running: Mapped[int] = mapped_column(Integer, server_default="0")
-    pairs_succeeded: Mapped[int] = mapped_column(Integer, server_default="0")
-    pairs_failed: Mapped[int] = mapped_column(Integer, server_default="0")
-    pairs_cancelled: Mapped[int] = mapped_column(Integer, server_default="0")
-    pairs_cached: Mapped[int] = mapped_column(Integer, server_default="0")
-    # Moves whenever a statement changes what the run's aggregates read of its pairs (a
-    # trigger on `responses`, migration f1a2c3d4e5b6): stored aggregates of an older version
-    # are stale.
-    answers_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # How many of its pairs are in each status, how many were answered from the cache, and
+    # the version of its answers (stored aggregates of an older one are stale): the part
+    # folded into the run's row when it finished; the rest is in `run_tallies`. Never written
+    # here: triggers on `responses` keep them (migration 9d4b6e2a1c73). Read `tallied`.
+    folded_queued: Mapped[int] = mapped_column(
+        "pairs_queued", Integer, server_default="0", deferred=True
+    )
+    folded_running: Mapped[int] = mapped_column(
+        "pairs_running", Integer, server_default="0", deferred=True
+    )
+    folded_succeeded: Mapped[int] = mapped_column(
+        "pairs_succeeded", Integer, server_default="0", deferred=True
+    )
+    folded_failed: Mapped[int] = mapped_column(
+        "pairs_failed", Integer, server_default="0", deferred=True
+    )
+    folded_cancelled: Mapped[int] = mapped_column(
+        "pairs_cancelled", Integer, server_default="0", deferred=True
+    )
+    folded_cached: Mapped[int] = mapped_column(
+        "pairs_cached", Integer, server_default="0", deferred=True
+    )
+    folded_version: Mapped[int] = mapped_column(
+        "answers_version", BigInteger, server_default="0", deferred=True
+    )
+    # The whole of each, in TALLIED's order: what is folded plus the tallies, in one statement.
+    tallied: Mapped[list[int]] = column_property(
+        select(
+            array(
+                [
+                    _whole(folded_queued, RunTallyRow.pairs_queued),
+                    _whole(folded_running, RunTallyRow.pairs_running),
+                    _whole(folded_succeeded, RunTallyRow.pairs_succeeded),
+                    _whole(folded_failed, RunTallyRow.pairs_failed),
+                    _whole(folded_cancelled, RunTallyRow.pairs_cancelled),
+                    _whole(folded_cached, RunTallyRow.pairs_cached),
+                    _whole(folded_version, RunTallyRow.answers_version),
+                ]
+            )
+        )
+        .where(RunTallyRow.run_id == id)
+        .correlate_except(RunTallyRow)
+        .scalar_subquery()
+    )
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Pairs by status, and `cached` (among the succeeded)."""
+        return dict(zip(TALLIED[:-1], self.tallied[:-1], strict=True))
+
+    @property
+    def answers_version(self) -> int:
+        return self.tallied[-1]
 
     __table_args__ = (
         CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),

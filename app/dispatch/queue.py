@@ -7,7 +7,11 @@ this is the dispatcher's hot path, and it needs no ORM identity map.
 
 Lock order, everywhere: a run's response rows first, then the run row, and several runs in id
 order. Claims cannot do otherwise (they find their runs through the pairs they take), so
-cancel, retry and delete (app/runs/repository.py) follow them; two orders would deadlock.
+cancel, retry and delete (app/runs/repository.py) follow them; two orders would deadlock. A
+run's tallies (its counts, migration 9d4b6e2a1c73) are written by the triggers on `responses`
+with the pairs, and folded into the run's row only where no one holds them (`_fold`): they
+wait for no run and no run waits for them. Runs are locked FOR NO KEY UPDATE, which a
+tally's insert (checking its run exists) does not wait for.
 
 The tables are never analyzed where autovacuum is off, and statistics that are there may be
 stale, so each query here is shaped to have one cheap plan whatever the planner believes
@@ -34,16 +38,18 @@ from sqlalchemy import (
     case,
     cast,
     column,
+    delete,
     exists,
     func,
     literal,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.tables import ResponseRow, RunRow, status_in
+from app.db.tables import ResponseRow, RunRow, RunTallyRow, status_in
 from app.diagnostics import DIAGNOSTICS_VERSION, Diagnostics
 from app.dispatch import budget
 from app.dispatch.budget import Budget, Taken
@@ -52,6 +58,8 @@ from app.domain import PENDING_STATUSES
 
 responses: Table = ResponseRow.__table__  # type: ignore[assignment]
 runs: Table = RunRow.__table__  # type: ignore[assignment]
+tallies: Table = RunTallyRow.__table__  # type: ignore[assignment]
+TALLIED_COLUMNS = [c.name for c in tallies.c if c.name not in ("run_id", "shard")]
 r, u = responses.c, runs.c
 
 PENDING = PENDING_STATUSES  # of runs as of pairs
@@ -165,7 +173,7 @@ async def _lock_runs(connection: AsyncConnection, rows: list[Any], token: uuid.U
             else u.status == "queued",
         )
         .order_by(u.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     )
     runs_of = list(locked)
     dropped: set[int] = set()
@@ -241,8 +249,8 @@ async def requeue_expired(connection: AsyncConnection, max_lost_leases: int) -> 
 
 
 # Outcomes are written as one statement a batch, from arrays (a column each): the triggers that
-# keep each run's counts (migration e3a5af2ce945) fire once a statement, and an executemany
-# is a statement a pair, each locking and updating its run's row again.
+# tally each run's counts (migration 9d4b6e2a1c73) fire once a statement, and an executemany
+# is a statement a pair, each adding to its run's tally again.
 _OUTCOME_COLUMNS = {
     "id": BigInteger,
     "token": UUID(as_uuid=True),
@@ -381,7 +389,7 @@ async def _charges(
                 select(r.id, r.lease_token)
                 .where(r.id == any_(literal([o.id for o in costly], ARRAY(BigInteger))))
                 .where(status_in(r.status, "running"))
-                .with_for_update()
+                .with_for_update(key_share=True)
             )
         )
     )
@@ -399,7 +407,9 @@ async def _charges(
 
 async def _charge(connection: AsyncConnection, charges: dict[uuid.UUID, float | None]) -> None:
     """Add to each run's cost, or make it unknown; the runs locked in id order."""
-    await connection.execute(select(u.id).where(u.id.in_(charges)).order_by(u.id).with_for_update())
+    await connection.execute(
+        select(u.id).where(u.id.in_(charges)).order_by(u.id).with_for_update(key_share=True)
+    )
     await connection.execute(
         update(runs)
         .where(u.id == bindparam("b_run"))
@@ -422,7 +432,7 @@ async def finish_runs(connection: AsyncConnection, run_ids: Sequence[uuid.UUID])
         select(u.id)
         .where(u.id.in_(run_ids), u.status.in_(PENDING))
         .order_by(u.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     )
     # Cheap first: the EXISTS probes ix_responses_unfinished (every pending pair is
     # unfinished: a check constraint says so); only runs that are done get counted.
@@ -458,7 +468,37 @@ async def finish_runs(connection: AsyncConnection, run_ids: Sequence[uuid.UUID])
         .values(status=final, finished_at=func.now())
         .returning(u.id)
     )
-    return list(result.scalars())
+    finished = list(result.scalars())
+    if finished:
+        await connection.execute(_fold, {"b_runs": finished})
+    return finished
+
+
+# A run's tallies moved into its row (the runs locked): a finished run's counts are then read
+# from its row, and an empty probe of `run_tallies`. Tallies that another transaction holds, or
+# adds after this one, stay where they are, still counted.
+_free = (
+    select(tallies.c.run_id, tallies.c.shard)
+    .where(tallies.c.run_id == any_(bindparam("b_runs", type_=ARRAY(UUID(as_uuid=True)))))
+    .with_for_update(skip_locked=True)  # held by a writer: left for the next fold, counted
+)
+_gone = (
+    delete(tallies)
+    .where(tuple_(tallies.c.run_id, tallies.c.shard).in_(_free))
+    .returning(*tallies.c)
+    .cte("gone")
+)
+_moved = (
+    select(_gone.c.run_id, *(func.sum(_gone.c[name]).label(name) for name in TALLIED_COLUMNS))
+    .group_by(_gone.c.run_id)
+    .subquery("moved")
+)
+_fold = (
+    update(runs)
+    .where(u.id == _moved.c.run_id)
+    .values({u[name]: u[name] + _moved.c[name] for name in TALLIED_COLUMNS})
+    .add_cte(_gone)
+)
 
 
 async def cancelled_among(

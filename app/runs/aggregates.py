@@ -2,8 +2,9 @@
 cost), as rows of `repository.contender_stats`: computed from the run's pairs, and kept for a
 finished run so that its pages do not read its pairs again.
 
-They are kept with the run's `answers_version`, which a trigger moves whenever a statement
-changes what they read (migration f1a2c3d4e5b6), and used only while it is still the run's.
+They are kept with the run's `answers_version`, which triggers move whenever a statement
+changes what they read (migrations f1a2c3d4e5b6, 9d4b6e2a1c73), and used only while it is still
+the run's.
 The version is read (with the run) before they are computed, so they are never kept under a
 version newer than what they read: a change committed meanwhile makes them look stale, never
 fresh. A running run's version moves with every batch of answers; its aggregates are not kept.

@@ -48,32 +48,10 @@ def _counts(by_status: dict[str, int]) -> StatusCounts:
     return StatusCounts(**by_status, total=total)
 
 
-def stored_counts(run: RunRow) -> dict[str, int]:
-    """The run's counts as the triggers on `responses` keep them on the run."""
-    return {
-        "queued": run.pairs_queued,
-        "running": run.pairs_running,
-        "succeeded": run.pairs_succeeded,
-        "failed": run.pairs_failed,
-        "cancelled": run.pairs_cancelled,
-        "cached": run.pairs_cached,
-    }
-
-
-COUNTED = (
-    "pairs_queued",
-    "pairs_running",
-    "pairs_succeeded",
-    "pairs_failed",
-    "pairs_cancelled",
-    "pairs_cached",
-)
-
-
 def summary(run: RunRow, by_status: dict[str, int] | None = None) -> RunSummary:
     """The run's summary; its counts as stored on it unless given."""
     if by_status is None:
-        by_status = stored_counts(run)
+        by_status = run.counts
     return RunSummary(
         id=run.id,
         status=run.status,
@@ -100,7 +78,7 @@ async def get_summary(session: AsyncSession, run_id: uuid.UUID) -> RunSummary:
     run = await get_run(session, run_id)
     # Read again: this session may have written the run's pairs (accepting it), or have
     # read the run before (waiting for it to finish), and the triggers changed the counts.
-    await session.refresh(run, attribute_names=COUNTED)
+    await session.refresh(run, attribute_names=["tallied"])
     return summary(run)
 
 

@@ -28,7 +28,9 @@ async def database(db_url: str) -> Any:
 
 async def _version(db: asyncpg.Connection, run_id: str) -> int:
     version: int = await db.fetchval(
-        "SELECT answers_version FROM runs WHERE id = $1", uuid.UUID(run_id)
+        "SELECT answers_version + (SELECT coalesce(sum(answers_version), 0) FROM run_tallies"
+        " WHERE run_id = runs.id) FROM runs WHERE id = $1",
+        uuid.UUID(run_id),
     )
     return version
 

@@ -3,6 +3,7 @@ of its pairs through every path that adds, changes or removes pairs: accept, cla
 release, lease loss, retry, cancel, the cache, budgets, delete, retention, and writers racing."""
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.config import Settings
@@ -27,12 +29,17 @@ from tests.support.fakes.openai_server import FakeOpenAI
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 _FRESH = ", ".join(f"count(*) FILTER (WHERE status = '{s}')" for s in STATUSES)
+COUNTS = [f"pairs_{s}" for s in STATUSES] + ["pairs_cached"]
+# What is folded into the run's row plus its tallies, against a fresh count of its pairs.
 DRIFT = f"""
-SELECT r.id, ARRAY[{", ".join(f"r.pairs_{s}" for s in STATUSES)}, r.pairs_cached] AS stored,
+SELECT r.id, ARRAY[{", ".join(f"r.{c} + coalesce(t.{c}, 0)" for c in COUNTS)}] AS stored,
        coalesce(c.fresh, ARRAY[0, 0, 0, 0, 0, 0]) AS fresh
   FROM runs r LEFT JOIN (
        SELECT run_id, ARRAY[{_FRESH}, count(cached_from)] AS fresh FROM responses GROUP BY run_id
-  ) c ON c.run_id = r.id
+  ) c ON c.run_id = r.id LEFT JOIN (
+       SELECT run_id, {", ".join(f"sum({c}) AS {c}" for c in COUNTS)} FROM run_tallies
+        GROUP BY run_id
+  ) t ON t.run_id = r.id
 """
 
 
@@ -169,3 +176,47 @@ async def test_writers_racing_on_one_run_keep_its_counts(
 async def _record_and_finish(connection: AsyncConnection, outcomes: list[Outcome]) -> None:
     await queue.record(connection, outcomes)
     await queue.finish_runs(connection, list({o.run_id for o in outcomes}))
+
+
+async def _shard(connection: AsyncConnection) -> int:
+    async with connection.begin():
+        return int(await connection.scalar(text("SELECT pg_backend_pid() % 16")) or 0)
+
+
+async def test_two_writers_of_one_run_do_not_wait_for_each_other(
+    engine: AsyncEngine, make_settings: Callable[..., Settings], db_url: str
+) -> None:
+    """Each adds to its own tally of the run, not to the run's row, so neither holds a lock
+    the other needs: the second claims and answers while the first is still uncommitted."""
+    async with serve(make_settings(dispatcher_enabled=False)) as client:
+        run = await _accept(client, {"prompts": ["a", "b", "c", "d", "e"], "models": ["echo"]})
+    async with engine.begin() as c:  # the run starts (its first claim locks it, to say so)
+        started = await queue.claim(c, "echo", 1, lease_s=60)
+        await queue.record(c, [Outcome(started[0].id, run, started[0].lease_token, "cancelled")])
+
+    async with contextlib.AsyncExitStack() as stack:
+        first = await stack.enter_async_context(engine.connect())
+        second = await stack.enter_async_context(engine.connect())
+        while await _shard(second) == await _shard(first):  # two shards, as is most likely
+            second = await stack.enter_async_context(engine.connect())
+        async with first.begin():
+            held = await queue.claim(first, "echo", 2, lease_s=60)
+            async with second.begin():
+                await second.execute(text("SET LOCAL lock_timeout = '2s'"))
+                jobs = await queue.claim(second, "echo", 2, lease_s=60)
+                await queue.record(
+                    second,
+                    [Outcome(j.id, run, j.lease_token, "succeeded", output="x") for j in jobs],
+                )
+            await queue.record(
+                first, [Outcome(j.id, run, j.lease_token, "failed", error="no") for j in held]
+            )
+            assert await queue.finish_runs(first, [run]) == [run]
+    assert (await _counts(db_url))[run] == [0, 0, 2, 2, 1, 0]
+    async with engine.connect() as c:
+        # Finishing folded the tallies into the run's row.
+        assert await c.scalar(text(f"SELECT count(*) FROM run_tallies WHERE run_id = '{run}'")) == 0
+        folded = await c.execute(
+            text(f"SELECT pairs_succeeded, pairs_failed FROM runs WHERE id = '{run}'")
+        )
+        assert tuple(folded.one()) == (2, 2)
