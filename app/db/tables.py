@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
+    cast,
     func,
     literal_column,
     select,
@@ -187,10 +188,9 @@ class RunTallyRow(Base):
 
 def _whole(folded: Any, tallies: Mapped[int]) -> ColumnElement[int]:
     """What is folded into the run's row (a column declared in its class body) plus the sum
-    of its tallies."""
-    whole: ColumnElement[int] = folded.column + func.coalesce(
-        func.sum(tallies), literal_column("0")
-    )
+    of its tallies (as bigint: a bigint's sum is numeric)."""
+    added = func.coalesce(cast(func.sum(tallies), BigInteger), literal_column("0"))
+    whole: ColumnElement[int] = folded.column + added
     return whole
 
 

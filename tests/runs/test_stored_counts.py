@@ -14,11 +14,12 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.config import Settings
 from app.db.engine import create_engine, in_transaction
+from app.db.tables import TALLIED, RunRow
 from app.dispatch import queue
 from app.dispatch.queue import Outcome
 from app.runs import repository as runs_repo
@@ -220,3 +221,8 @@ async def test_two_writers_of_one_run_do_not_wait_for_each_other(
             text(f"SELECT pairs_succeeded, pairs_failed FROM runs WHERE id = '{run}'")
         )
         assert tuple(folded.one()) == (2, 2)
+        # What the service reads: the folded part plus the tallies, as ints.
+        tallied = await c.scalar(select(RunRow.tallied).where(RunRow.id == run))
+        assert tallied is not None
+        assert [type(n) for n in tallied] == [int] * len(TALLIED)
+        assert dict(zip(TALLIED, tallied, strict=True))["succeeded"] == 2
