@@ -148,6 +148,12 @@ class Settings(BaseSettings):
         description="Reuse a stored answer to an identical deterministic request (temperature "
         "0 or a seed) instead of calling the provider; `off` calls it every time.",
     )
+    page_cache_mb: float = Field(
+        default=64,
+        ge=0,
+        description="Memory per process for finished runs' pages (`GET /runs/{id}`), served "
+        "again while the run's answers are unchanged; 0 keeps none.",
+    )
     write_batch_size: int = Field(default=512, ge=1, description="Results written per query.")
     write_interval_s: float = Field(
         default=0.02, ge=0, description="How long results gather before one batched write."

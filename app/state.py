@@ -12,6 +12,7 @@ from app.catalogue.service import Catalogue
 from app.config import Settings
 from app.dispatch.dispatcher import Dispatcher
 from app.dispatch.news import RunNews
+from app.lru import BytesLRU
 
 
 @dataclass
@@ -22,6 +23,7 @@ class ServiceState:
     catalogue: Catalogue
     news: RunNews
     dispatcher: Dispatcher | None
+    pages: BytesLRU  # finished runs' pages, serialized (app/runs/service.py `detail_json`)
 
     def begin_shutdown(self) -> None:
         """The service was asked to stop: waiting requests and progress streams answer now,

@@ -21,6 +21,7 @@ from app.diagnostics import FLAGS
 from app.domain import FINISHED_STATUSES, Contender, GenerationParams
 from app.errors import ConflictError, InvalidFieldError, NotFoundError
 from app.fields import utc_datetime
+from app.lru import BytesLRU
 from app.runs import aggregates
 from app.runs import repository as runs_repo
 from app.runs.schemas import (
@@ -214,7 +215,55 @@ async def get_detail(
 ) -> RunDetail:
     """The run with its prompts in order from `prompt_offset`, each with every contender's
     answer side by side; with `flags`, only the prompts where some answer has one of them."""
+    return await _detail(
+        session, await get_run(session, run_id), prompt_offset, prompt_limit, flags
+    )
+
+
+async def detail_json(
+    session: AsyncSession,
+    pages: BytesLRU,
+    run_id: uuid.UUID,
+    prompt_offset: int,
+    prompt_limit: int,
+    flags: Sequence[str] = (),
+) -> bytes:
+    """`get_detail`, serialized; a finished run's page is kept in `pages` and served again
+    while nothing it shows has changed.
+
+    Every change to a run's answers that its page shows moves its answers version (the
+    triggers on `responses`), and the rest of the page is the run's summary, immutable
+    parameters and prompts, so the page is kept under the run's id, answers version and
+    summary, which are read together before it is built: a change committed meanwhile leaves
+    it under the older version, never newer content under a newer one. A running run's
+    pages are not kept: its version moves with every batch of answers."""
     run = await get_run(session, run_id)
+    if run.status not in FINISHED_STATUSES:
+        detail = await _detail(session, run, prompt_offset, prompt_limit, flags)
+        return detail.model_dump_json().encode()
+    key = (
+        run.id,
+        run.answers_version,
+        summary(run).model_dump_json(),
+        prompt_offset,
+        prompt_limit,
+        tuple(flags),
+    )
+    page = pages.get(key)
+    if page is None:
+        detail = await _detail(session, run, prompt_offset, prompt_limit, flags)
+        page = detail.model_dump_json().encode()
+        pages.put(key, page)
+    return page
+
+
+async def _detail(
+    session: AsyncSession,
+    run: RunRow,
+    prompt_offset: int,
+    prompt_limit: int,
+    flags: Sequence[str],
+) -> RunDetail:
     contenders = [Contender.model_validate(c) for c in run.contenders]
     stats = await _contender_stats(session, run, contenders)
     prompts, more = await _prompts_page(session, run, prompt_offset, prompt_limit, flags)

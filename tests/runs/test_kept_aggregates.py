@@ -4,6 +4,7 @@ statement changes what they read."""
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -11,12 +12,19 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from app.config import Settings
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.tables import RunRow
 from app.runs import aggregates
 from tests.support.runs import succeeded_run
 
 BODY = {"prompts": ["Tell me how to train my dog to sit", "Who is the boss?"], "models": ["echo"]}
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    """No kept pages (tests/runs/test_page_cache.py): each GET builds the page again."""
+    return make_settings(page_cache_mb=0)
 
 
 @pytest.fixture
