@@ -186,6 +186,11 @@ class RunTallyRow(Base):
     answers_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
+def _folded(name: str, type_: type[Integer] | type[BigInteger] = Integer) -> Mapped[int]:
+    """A run's column of what is folded into its row: read only as part of `tallied`."""
+    return mapped_column(name, type_, server_default="0", deferred=True)
+
+
 def _whole(folded: Any, tallies: Mapped[int]) -> ColumnElement[int]:
     """What is folded into the run's row (a column declared in its class body) plus the sum
     of its tallies (as bigint: a bigint's sum is numeric)."""
@@ -248,27 +253,13 @@ class RunRow(Base):
     # the version of its answers (stored aggregates of an older one are stale): the part
     # folded into the run's row when it finished; the rest is in `run_tallies`. Never written
     # here: triggers on `responses` keep them (migration 9d4b6e2a1c73). Read `tallied`.
-    folded_queued: Mapped[int] = mapped_column(
-        "pairs_queued", Integer, server_default="0", deferred=True
-    )
-    folded_running: Mapped[int] = mapped_column(
-        "pairs_running", Integer, server_default="0", deferred=True
-    )
-    folded_succeeded: Mapped[int] = mapped_column(
-        "pairs_succeeded", Integer, server_default="0", deferred=True
-    )
-    folded_failed: Mapped[int] = mapped_column(
-        "pairs_failed", Integer, server_default="0", deferred=True
-    )
-    folded_cancelled: Mapped[int] = mapped_column(
-        "pairs_cancelled", Integer, server_default="0", deferred=True
-    )
-    folded_cached: Mapped[int] = mapped_column(
-        "pairs_cached", Integer, server_default="0", deferred=True
-    )
-    folded_version: Mapped[int] = mapped_column(
-        "answers_version", BigInteger, server_default="0", deferred=True
-    )
+    folded_queued: Mapped[int] = _folded("pairs_queued")
+    folded_running: Mapped[int] = _folded("pairs_running")
+    folded_succeeded: Mapped[int] = _folded("pairs_succeeded")
+    folded_failed: Mapped[int] = _folded("pairs_failed")
+    folded_cancelled: Mapped[int] = _folded("pairs_cancelled")
+    folded_cached: Mapped[int] = _folded("pairs_cached")
+    folded_version: Mapped[int] = _folded("answers_version", BigInteger)
     # The whole of each, in TALLIED's order: what is folded plus the tallies, in one statement.
     tallied: Mapped[list[int]] = column_property(
         select(
