@@ -480,7 +480,7 @@ async def finish_runs(connection: AsyncConnection, run_ids: Sequence[uuid.UUID])
 _free = (
     select(tallies.c.run_id, tallies.c.shard)
     .where(tallies.c.run_id == any_(bindparam("b_runs", type_=ARRAY(UUID(as_uuid=True)))))
-    .with_for_update(skip_locked=True)  # held by a writer: left for the next fold, counted
+    .with_for_update(skip_locked=True)  # held by a writer: left where it is, still counted
 )
 _gone = (
     delete(tallies)
