@@ -27,13 +27,6 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings(page_cache_mb=0)
 
 
-@pytest.fixture
-async def database(db_url: str) -> Any:
-    connection = await asyncpg.connect(db_url)
-    yield connection
-    await connection.close()
-
-
 async def _version(db: asyncpg.Connection, run_id: str) -> int:
     version: int = await db.fetchval(
         "SELECT answers_version + (SELECT coalesce(sum(answers_version), 0) FROM run_tallies"

@@ -6,11 +6,10 @@ The kept page is observed by changing a stored answer's text behind the service'
 moves no version: served again, the page still shows the old text."""
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import asyncpg
 import httpx
-import pytest
 
 from app.config import Settings
 from app.lru import BytesLRU
@@ -18,13 +17,6 @@ from tests.support.app import serve
 from tests.support.runs import succeeded_run
 
 BODY = {"prompts": ["Tell me how to train my dog to sit", "Who is the boss?"], "models": ["echo"]}
-
-
-@pytest.fixture
-async def database(db_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(db_url)
-    yield connection
-    await connection.close()
 
 
 async def _alter_outputs(database: asyncpg.Connection, run_id: str, text: str) -> None:
