@@ -146,13 +146,13 @@ def _has_match(run_id: Any, text: str) -> ColumnElement[bool]:
 
 
 def _sorted_by(order: RunOrder, runs: Any) -> Any:
-    """What `order` sorts on, of `runs`: the table's column, an alias's, or a run's value."""
+    """What `order` sorts on, of `runs`: the table's column, a subquery's, or a run's value."""
     return runs.created_at if order == "-created_at" else runs.cost_usd
 
 
 def _order_by(order: RunOrder, runs: Any = RunRow) -> list[ColumnElement[Any]]:
-    """The ORDER BY of `order`, of `runs` (the table, or an alias of it): its column, then
-    the id to break ties."""
+    """The ORDER BY of `order`, of `runs` (the table, or a subquery's columns): its column,
+    then the id to break ties."""
     columns = (_sorted_by(order, runs), runs.id)
     return [c.asc() if order == "cost_usd" else c.desc() for c in columns]
 

@@ -238,21 +238,15 @@ async def detail_json(
     it under the older version, never newer content under a newer one. A running run's
     pages are not kept: its version moves with every batch of answers."""
     run = await get_run(session, run_id)
-    if run.status not in FINISHED_STATUSES:
-        detail = await _detail(session, run, prompt_offset, prompt_limit, flags)
-        return detail.model_dump_json().encode()
-    key = (
-        run.id,
-        run.answers_version,
-        summary(run).model_dump_json(),
-        prompt_offset,
-        prompt_limit,
-        tuple(flags),
-    )
-    page = pages.get(key)
-    if page is None:
-        detail = await _detail(session, run, prompt_offset, prompt_limit, flags)
-        page = detail.model_dump_json().encode()
+    key = None
+    if run.status in FINISHED_STATUSES:
+        version, shown = run.answers_version, summary(run).model_dump_json()
+        key = (run.id, version, shown, prompt_offset, prompt_limit, tuple(flags))
+        if (kept := pages.get(key)) is not None:
+            return kept
+    detail = await _detail(session, run, prompt_offset, prompt_limit, flags)
+    page = detail.model_dump_json().encode()
+    if key is not None:
         pages.put(key, page)
     return page
 
