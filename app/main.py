@@ -27,7 +27,7 @@ from app.dispatch.notifications import Listener
 from app.errors import install_problem_handlers, problems
 from app.history import endpoints as history_endpoints
 from app.judging import endpoints as judging_endpoints
-from app.lru import BytesLRU
+from app.lru import LRU
 from app.ops import endpoints as ops_endpoints
 from app.runs import endpoints as runs_endpoints
 from app.runs.retention import RetentionSweeper
@@ -118,7 +118,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         sweeper.start()
         stack.push_async_callback(sweeper.stop)
-        pages = BytesLRU(int(settings.page_cache_mb * 2**20))
+        pages: LRU[bytes] = LRU(int(settings.page_cache_mb * 2**20), weigh=len)
         service = ServiceState(settings, engine, sessions, catalogue, news, dispatcher, pages)
         stack.callback(service.begin_shutdown)  # first thing on the way out
         if app.state.handle_signals:

@@ -12,7 +12,7 @@ from app.catalogue.service import Catalogue
 from app.config import Settings
 from app.dispatch.dispatcher import Dispatcher
 from app.dispatch.news import RunNews
-from app.lru import BytesLRU
+from app.lru import LRU
 
 
 @dataclass
@@ -23,7 +23,7 @@ class ServiceState:
     catalogue: Catalogue
     news: RunNews
     dispatcher: Dispatcher | None
-    pages: BytesLRU  # finished runs' pages, serialized (app/runs/service.py `detail_json`)
+    pages: LRU[bytes]  # finished runs' pages, serialized (app/runs/service.py `detail_json`)
 
     def begin_shutdown(self) -> None:
         """The service was asked to stop: waiting requests and progress streams answer now,
@@ -33,7 +33,9 @@ class ServiceState:
             self.dispatcher.begin_stop()
 
 
-def get_state(request: Request) -> ServiceState:
+async def get_state(request: Request) -> ServiceState:
+    # Async: FastAPI runs a plain function dependency in a worker thread, a thread hand-off
+    # on every request.
     state: ServiceState = request.app.state.service
     return state
 

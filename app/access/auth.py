@@ -138,7 +138,7 @@ async def authorize(
         key_digest = tokens.digest(credentials.credentials)
     else:
         key_digest = _session(request).key_digest
-    state = get_state(request)
+    state = await get_state(request)
     async with state.engine.begin() as connection:
         caller = await identify(connection, settings, key_digest)
     limiter: KeyRateLimiter = request.app.state.rate_limiter

@@ -10,8 +10,9 @@ from app.catalogue.service import Catalogue
 router = APIRouter(tags=["models"])
 
 
-def get_catalogue(request: Request) -> Catalogue:
-    # Read off the service state without importing it: the state sits above the catalogue.
+async def get_catalogue(request: Request) -> Catalogue:
+    # Async: FastAPI would run a plain function in a worker thread. Read off the service state
+    # without importing it: the state sits above the catalogue.
     catalogue: Catalogue = request.app.state.service.catalogue
     return catalogue
 

@@ -7,6 +7,7 @@ the queue.
 """
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -203,6 +204,11 @@ def _whole(folded: Any, tallies: Mapped[int]) -> ColumnElement[int]:
 TALLIED = ("queued", "running", "succeeded", "failed", "cancelled", "cached", "answers_version")
 
 
+def counts_of(tallied: Sequence[int]) -> dict[str, int]:
+    """Pairs by status, and `cached` (among the succeeded), of a run's `tallied`."""
+    return dict(zip(TALLIED[:-1], tallied[:-1], strict=True))
+
+
 class RunRow(Base):
     __tablename__ = "runs"
 
@@ -282,8 +288,7 @@ class RunRow(Base):
 
     @property
     def counts(self) -> dict[str, int]:
-        """Pairs by status, and `cached` (among the succeeded)."""
-        return dict(zip(TALLIED[:-1], self.tallied[:-1], strict=True))
+        return counts_of(self.tallied)
 
     @property
     def answers_version(self) -> int:

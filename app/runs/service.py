@@ -16,12 +16,12 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db.engine import in_transaction
-from app.db.tables import PromptRow, ResponseRow, RunRow
+from app.db.tables import PromptRow, ResponseRow, RunRow, counts_of
 from app.diagnostics import FLAGS
 from app.domain import FINISHED_STATUSES, Contender, GenerationParams
 from app.errors import ConflictError, InvalidFieldError, NotFoundError
 from app.fields import utc_datetime
-from app.lru import BytesLRU
+from app.lru import LRU
 from app.runs import aggregates
 from app.runs import repository as runs_repo
 from app.runs.schemas import (
@@ -49,10 +49,11 @@ def _counts(by_status: dict[str, int]) -> StatusCounts:
     return StatusCounts(**by_status, total=total)
 
 
-def summary(run: RunRow, by_status: dict[str, int] | None = None) -> RunSummary:
-    """The run's summary; its counts as stored on it unless given."""
+def summary(run: RunRow | Row[Any], by_status: dict[str, int] | None = None) -> RunSummary:
+    """The summary of a run, or of a row of its SUMMARY_COLUMNS; its counts as stored on it
+    unless given."""
     if by_status is None:
-        by_status = run.counts
+        by_status = counts_of(run.tallied)
     return RunSummary(
         id=run.id,
         status=run.status,
@@ -94,7 +95,7 @@ def _not_found(run_id: uuid.UUID) -> NotFoundError:
     return NotFoundError(f"no run with id {run_id}")
 
 
-def encode_cursor(run: RunRow, order: runs_repo.RunOrder = "-created_at") -> str:
+def encode_cursor(run: RunRow | Row[Any], order: runs_repo.RunOrder = "-created_at") -> str:
     if order == "-created_at":
         raw = f"{run.created_at.isoformat()}|{run.id}"
     else:
@@ -222,7 +223,7 @@ async def get_detail(
 
 async def detail_json(
     session: AsyncSession,
-    pages: BytesLRU,
+    pages: LRU[bytes],
     run_id: uuid.UUID,
     prompt_offset: int,
     prompt_limit: int,

@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 
 from app.config import Settings
-from app.lru import BytesLRU
+from app.lru import LRU
 from tests.support.app import serve
 from tests.support.runs import succeeded_run
 
@@ -84,7 +84,7 @@ async def test_no_page_is_kept_when_its_memory_is_zero(
 
 
 def test_the_least_recently_used_bodies_go_first_within_the_bytes_allowed() -> None:
-    kept = BytesLRU(max_bytes=10)
+    kept: LRU[bytes] = LRU(10, weigh=len)
     kept.put("a", b"aaaa")
     kept.put("b", b"bbbb")
     assert kept.get("a") == b"aaaa"  # now more recent than b
@@ -94,3 +94,15 @@ def test_the_least_recently_used_bodies_go_first_within_the_bytes_allowed() -> N
     assert (len(kept), kept.get("a")) == (2, b"aaaaaa")
     kept.put("huge", b"x" * 11)  # larger than the whole: not kept, nothing dropped
     assert (len(kept), kept.get("huge")) == (2, None)
+
+
+def test_an_lru_without_weights_keeps_a_count_of_values() -> None:
+    """The searches' kept verdicts (app/runs/repository.py VERDICTS) are bounded by count."""
+    kept: LRU[bool] = LRU(2)
+    kept.put("a", True)
+    kept.put("b", False)
+    assert kept.get("a") is True
+    kept.put("c", True)  # three: the least recently used, b, goes
+    assert (len(kept), kept.get("b"), kept.get("c")) == (2, None, True)
+    kept.clear()
+    assert (len(kept), kept.get("a")) == (0, None)
