@@ -41,6 +41,7 @@ from sqlalchemy.orm import aliased
 
 from app.db.tables import (
     FLAGGED,
+    TALLIED,
     PromptRow,
     ResponseRow,
     RunAggregatesRow,
@@ -53,6 +54,7 @@ from app.dispatch.notifications import notify_runs, notify_work
 from app.dispatch.queue import finish_runs
 from app.domain import FINISHED_STATUSES, PENDING_STATUSES
 from app.fields import INT4_MAX
+from app.lru import LRU
 
 
 async def insert_run(
@@ -215,33 +217,102 @@ run by run; if they hold too few matches, the word is rare and the rest is found
 matches."""
 
 
-def sort_key(run: RunRow, order: RunOrder = "-created_at") -> tuple[Any, uuid.UUID]:
-    """The sort value and id of `run` in `order`: what a page after it starts after."""
-    return _sorted_by(order, run), run.id
+VERDICTS: LRU[bool] = LRU(100_000)
+"""Whether a run matched a search, by the search's text, the run's id and the version of its
+answers it was probed at (a run's prompts never change, and every change to its answers moves
+that version). Per process: a search repeated, or paged through, probes only the runs that
+are new or changed since."""
 
 
-def _probed(
-    filters: RunFilters, limit: int, after: tuple[Any, uuid.UUID] | None, order: RunOrder
-) -> Select[Any]:
-    """The first `limit` runs matching filters.text among the PROBED_PAGES pages of runs
-    after `after` (the other filters applied). One statement: the candidates come in the
-    page's order from their index, each is probed as it comes, and probing stops at the
-    `limit`th match, so a common word probes about a page of runs."""
-    assert filters.text is not None
-    # Only what the order needs: a subquery's columns are made anew for each statement, and
-    # all of a run's (an alias of the whole row) cost more than the rest of the search.
+def _matching(run_ids: Sequence[uuid.UUID], text: str) -> Select[Any]:
+    """Which of `run_ids` hold a match for `text`, each probed on its own (`_has_match`)."""
+    batch = (
+        func.unnest(literal(list(run_ids), ARRAY(UUID(as_uuid=True))))
+        .table_valued("id")
+        .render_derived(name="batch")
+    )
+    return select(batch.c.id).where(_has_match(batch.c.id, text))
+
+
+async def _probed(
+    session: AsyncSession,
+    filters: RunFilters,
+    limit: int,
+    after: tuple[Any, uuid.UUID] | None,
+    order: RunOrder,
+) -> tuple[list[uuid.UUID], tuple[Any, uuid.UUID] | None]:
+    """The ids of the first `limit` runs matching filters.text among the PROBED_PAGES pages of
+    runs after `after` (the other filters applied), in the page's order; and the sort key of
+    the last of those pages' runs if they were full (None: every run was probed).
+
+    The candidates come in order from their index, with their answers' version. Those probed
+    at that version before are not probed again (VERDICTS); the others are probed in order,
+    as many at a time as the page still needs, so a common word probes about a page of runs."""
+    text = filters.text
+    assert text is not None
+    answers_version = RunRow.tallied[len(TALLIED)]  # the last of them (SQL counts from 1)
+    unfiltered = runs_query(replace(filters, text=None), PROBED_PAGES * limit, after, order)
     candidates = (
-        runs_query(replace(filters, text=None), PROBED_PAGES * limit, after, order)
-        .with_only_columns(RunRow.id, _sorted_by(order, RunRow))
-        .subquery("probed")
-    )
-    return (
-        select(RunRow)
-        .join(candidates, RunRow.id == candidates.c.id)
-        .where(_has_match(candidates.c.id, filters.text))
-        .order_by(*_order_by(order, candidates.c))
-        .limit(limit)
-    )
+        await session.execute(
+            unfiltered.with_only_columns(RunRow.id, _sorted_by(order, RunRow), answers_version)
+        )
+    ).all()
+    verdicts: dict[uuid.UUID, bool] = {}
+    for run_id, _, version in candidates:
+        kept = VERDICTS.get((text, run_id, version))
+        if kept is not None:
+            verdicts[run_id] = kept
+    while True:
+        # The matches before the first run not yet probed, and the runs not yet probed.
+        matches: list[uuid.UUID] = []
+        unprobed: list[tuple[uuid.UUID, int]] = []
+        for run_id, _, version in candidates:
+            verdict = verdicts.get(run_id)
+            if verdict is None:
+                unprobed.append((run_id, version))
+            elif verdict and not unprobed:
+                matches.append(run_id)
+        if len(matches) >= limit or not unprobed:
+            break
+        batch = unprobed[: limit - len(matches)]
+        found = set((await session.scalars(_matching([r for r, _ in batch], text))).all())
+        for run_id, version in batch:
+            verdicts[run_id] = run_id in found
+            VERDICTS.put((text, run_id, version), run_id in found)
+    last = candidates[-1] if len(candidates) == PROBED_PAGES * limit else None
+    return matches[:limit], (last[1], last[0]) if last is not None else None
+
+
+SUMMARY_COLUMNS = (
+    RunRow.id,
+    RunRow.status,
+    RunRow.name,
+    RunRow.tags,
+    RunRow.created_at,
+    RunRow.finished_at,
+    RunRow.contenders,
+    RunRow.prompt_count,
+    RunRow.tallied,
+    RunRow.judges,
+    RunRow.cost_usd,
+    RunRow.budget_usd,
+    RunRow.parent_id,
+    RunRow.created_by_key_name,
+    RunRow.created_by_key_prefix,
+)
+"""What a run's summary shows (app/runs/service.py `summary`), which is what lists read: as
+plain rows, since loading a page of runs as ORM objects cost more than the query."""
+
+
+async def _summaries(session: AsyncSession, query: Select[Any]) -> Sequence[Row[Any]]:
+    return (await session.execute(query.with_only_columns(*SUMMARY_COLUMNS))).all()
+
+
+async def _runs_by_id(session: AsyncSession, run_ids: Sequence[uuid.UUID]) -> list[Row[Any]]:
+    """The summary rows of `run_ids`, in that order (any deleted meanwhile left out)."""
+    query = select(RunRow).where(RunRow.id == any_(literal(list(run_ids), ARRAY(UUID()))))
+    found = {run.id: run for run in await _summaries(session, query)}
+    return [found[run_id] for run_id in run_ids if run_id in found]
 
 
 async def list_runs(
@@ -250,25 +321,19 @@ async def list_runs(
     limit: int,
     after: tuple[Any, uuid.UUID] | None,
     order: RunOrder = "-created_at",
-) -> Sequence[RunRow]:
+) -> Sequence[Row[Any]]:
+    """The runs of a page, as rows of SUMMARY_COLUMNS."""
     if filters.text is None:
-        return (await session.scalars(runs_query(filters, limit, after, order))).all()
+        return await _summaries(session, runs_query(filters, limit, after, order))
     # Listing the runs that hold matches would read every match: for a word in nearly every
     # answer, the whole table. The newest runs are probed one by one instead.
-    found = (await session.scalars(_probed(filters, limit, after, order))).all()
-    if len(found) >= limit:
+    matches, last = await _probed(session, filters, limit, after, order)
+    found = await _runs_by_id(session, matches) if matches else []
+    if len(matches) >= limit or last is None:
         return found
     # Too few among the probed runs: the word is rare, so its matches are read, from after
-    # the last probed run (if there were fewer, every run was probed).
-    unfiltered = replace(filters, text=None)
-    last = await session.scalar(
-        runs_query(unfiltered, 1, after, order).offset(PROBED_PAGES * limit - 1)
-    )
-    if last is None:
-        return found
-    rest = await session.scalars(
-        runs_query(filters, limit - len(found), sort_key(last, order), order)
-    )
+    # the last probed run.
+    rest = await _summaries(session, runs_query(filters, limit - len(matches), last, order))
     return [*found, *rest]
 
 

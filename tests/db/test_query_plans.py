@@ -232,6 +232,12 @@ async def _reads(connection: AsyncConnection, read: Callable[..., Awaitable[obje
         await read(session)
 
 
+async def _search(session: AsyncSession, text: str, limit: int) -> None:
+    """GET /runs?q=, as it reads a first time: each run's match for the text not yet known."""
+    runs_repo.VERDICTS.clear()
+    await runs_repo.list_runs(session, RunFilters(text=text), limit, None)
+
+
 async def _identities(session: AsyncSession) -> None:
     """Pairing a run's prompts with another's: every prompt, a page at a time."""
     found = [x async for x in history_repo.prompt_identities(session, EXPORT_RUN, EXPORT_PROMPTS)]
@@ -284,14 +290,14 @@ CASES: dict[str, tuple[Callable[[AsyncConnection], Awaitable[object]], str, str,
     # GET /runs?q= a word in 100,000 answers: the page's runs probed one by one, each probe
     # stopping at its run's first match (an answer, or a prompt), never reading the matches.
     "a search probes each run of the page": (
-        lambda c: _reads(c, lambda s: runs_repo.list_runs(s, RunFilters(text="answer"), 10, None)),
+        lambda c: _reads(c, lambda s: _search(s, "answer", 10)),
         "EXISTS",
         "responses",
         10,
     ),
     # A word nobody wrote: after a few pages of probes, its matches (none) are read instead.
     "a search for a rare word reads its matches": (
-        lambda c: _reads(c, lambda s: runs_repo.list_runs(s, RunFilters(text="quokka"), 1, None)),
+        lambda c: _reads(c, lambda s: _search(s, "quokka", 1)),
         "UNION",
         "responses",
         0,

@@ -1,5 +1,6 @@
 """GET /runs?q=: runs whose prompts or outputs hold the words, through the search indexes."""
 
+import uuid
 from typing import Any
 
 import asyncpg
@@ -146,3 +147,32 @@ async def test_a_search_in_cost_order_probes_and_pages_in_that_order(
 
     assert await walk("-cost_usd") == sorted(needles, reverse=True)
     assert await walk("cost_usd") == sorted(needles)
+
+
+async def test_a_runs_match_is_probed_again_only_once_its_answers_change(
+    client: httpx.AsyncClient, db_url: str
+) -> None:
+    """Whether a run matches a search is kept with its answers' version: altering an output
+    behind the service's back (which moves no version) shows it was not probed again; a
+    change that moves the version (a diagnosis) has it probed again. Another search, or a
+    new run, is probed as it comes."""
+    # Echo answers with what it was sent: "[INST]" is only in this run's output.
+    twitter = await _run(client, "Who is the boss of Twitter?", "twitter", template="llama2-chat")
+    await _run(client, "Tell me how to train my dog to sit", "dog")
+    assert await _found(client, q="INST") == {"twitter"}
+
+    connection = await asyncpg.connect(db_url)
+    try:
+        altered = "UPDATE responses SET output = 'nothing left' WHERE run_id = $1"
+        await connection.execute(altered, uuid.UUID(twitter))
+        assert await _found(client, q="INST") == {"twitter"}  # kept
+        assert await _found(client, q="left") == {"twitter"}  # another search: probed now
+
+        await connection.execute(
+            "UPDATE responses SET flags = ARRAY['refusal'] WHERE run_id = $1", uuid.UUID(twitter)
+        )
+        assert await _found(client, q="INST") == set()  # probed again
+    finally:
+        await connection.close()
+    await _run(client, "INST in a prompt", "newer")
+    assert await _found(client, q="INST") == {"newer"}
