@@ -14,6 +14,8 @@ in turn (a slow one cannot slow the others' figures):
 - `GET /runs/{id}`: the 3,000-pair run, its first page (100 prompts side by side);
 - `GET /runs?limit=50`: the newest runs, and a keyset page from the middle (`cursor`);
 - `GET /runs?q=quokka`: a word in one answer in a thousand, and `?q=the`, in nearly all.
+- the same two searches as if asked for the first time: each request another text
+  (`quokka or unseen17`), so the service knows no run's match for it yet (it keeps them).
 
 for `--seconds` each; then the writing run is cancelled and deleted, so each size is what it
 says. Before that, each request is made once in-process and the statements the service sends
@@ -29,6 +31,7 @@ after each fill, to compare.
 
 import argparse
 import asyncio
+import itertools
 import statistics
 import sys
 import tempfile
@@ -69,6 +72,10 @@ class Request:
     name: str
     path: str
     read: Callable[[AsyncSession], Awaitable[object]]  # the same, in-process
+    fresh: bool = False  # a search asked for the first time at each request (`path` + a number)
+
+    def next_path(self, counter: "itertools.count[int]") -> str:
+        return f"{self.path}{next(counter)}" if self.fresh else self.path
 
 
 async def database_buffers(db_url: str, requests: list[Request]) -> dict[str, int]:
@@ -125,6 +132,9 @@ async def _middle_cursor(db_url: str) -> str:
     return encode_cursor(RunRow(id=row["id"], created_at=row["created_at"]))
 
 
+_FRESH = itertools.count()
+
+
 async def _read(
     client: httpx.AsyncClient, request: Request, until: float, found: list[float]
 ) -> int:
@@ -132,7 +142,7 @@ async def _read(
     failures = 0
     while time.monotonic() < until:
         started = time.perf_counter()
-        answer = await client.get(request.path)
+        answer = await client.get(request.next_path(_FRESH))
         if answer.status_code == 200:
             found.append(time.perf_counter() - started)
         else:
@@ -150,7 +160,7 @@ async def measure_reads(
     limits = httpx.Limits(max_connections=readers, max_keepalive_connections=readers)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
         for request in requests:
-            await client.get(request.path)  # warm-up, not counted
+            await client.get(request.next_path(_FRESH))  # warm-up, not counted
             until = time.monotonic() + seconds
             found: list[float] = []
             failed = await asyncio.gather(
@@ -184,6 +194,20 @@ def at_size(
         Request(f"`GET /runs?q={rare}` (1 answer in 1,000)", f"/runs?q={rare}", listed(rare)),
         Request(
             f"`GET /runs?q={common}` (nearly every answer)", f"/runs?q={common}", listed(common)
+        ),
+        # The same searches as if never asked before: each time another text (`or` a word
+        # nobody wrote), so no run's match for it is known yet (app/runs/repository.py).
+        Request(
+            f"`GET /runs?q={rare} or …` (first time)",
+            f"/runs?q={rare} or unseen",
+            listed(f"{rare} or unseen"),
+            fresh=True,
+        ),
+        Request(
+            f"`GET /runs?q={common} or …` (first time)",
+            f"/runs?q={common} or unseen",
+            listed(f"{common} or unseen"),
+            fresh=True,
         ),
     ]
     buffers = asyncio.run(database_buffers(db_url, requests))

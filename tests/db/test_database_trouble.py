@@ -10,9 +10,12 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from app.config import Settings
+from app.db.engine import create_engine
 from tests.support.app import serve
 from tests.support.catalogues import echo_catalogue
 from tests.support.tcp_proxy import TcpProxy
@@ -132,3 +135,32 @@ async def test_readyz_fails_while_the_dispatcher_makes_no_progress(
         run = (await client.get(f"/runs/{run_id}", params={"wait": 20})).json()
         assert run["status"] == "succeeded"
         assert (await client.get("/readyz")).status_code == 200
+
+
+async def _terminated(admin: asyncpg.Connection, pid: int) -> None:
+    await admin.execute("SELECT pg_terminate_backend($1)", pid)
+    while await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid):
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("idle_s", [0.0, 3600.0])
+async def test_a_connection_that_died_in_the_pool_is_replaced_once_it_sat_idle(
+    db_url: str, admin: asyncpg.Connection, idle_s: float
+) -> None:
+    """A pooled connection unused for `ping_after_idle_s` is checked before it is handed out:
+    one the server dropped meanwhile is replaced and the query succeeds. One used more
+    recently is not checked (three round trips on every request), and meets its end."""
+    engine = create_engine(db_url, pool_size=1, ping_after_idle_s=idle_s)
+    try:
+        async with engine.connect() as connection:
+            pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+        await _terminated(admin, pid)
+        if idle_s == 0:
+            async with engine.connect() as connection:
+                assert await connection.scalar(text("SELECT pg_backend_pid()")) != pid
+        else:
+            with pytest.raises(DBAPIError):
+                async with engine.connect() as connection:
+                    await connection.scalar(text("SELECT 1"))
+    finally:
+        await engine.dispose()
