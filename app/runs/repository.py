@@ -5,6 +5,7 @@ Changes lock a run's pairs before the run itself, as the dispatcher's claims do 
 app/dispatch/queue.py): one lock order everywhere, so they never deadlock.
 """
 
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Integer,
     Row,
     Select,
+    Text,
     any_,
     bindparam,
     case,
@@ -99,7 +101,7 @@ class RunFilters:
     """Only this project's runs (None: every project's)."""
 
 
-def _search_query(text: str) -> Any:
+def _search_query(text: Any) -> Any:
     return func.websearch_to_tsquery(literal_column("'simple'::regconfig"), text)
 
 
@@ -135,7 +137,7 @@ def _runs_containing(text: str) -> Any:
     )
 
 
-def _has_match(run_id: Any, text: str) -> ColumnElement[bool]:
+def _has_match(run_id: Any, text: Any) -> ColumnElement[bool]:
     """Whether the run has a prompt or an output matching `text`: two probes of the search
     indexes, each `text` AND the run's own term, which stops at the run's first match and
     skips through a common word's entries instead of reading them. The run is named only
@@ -224,14 +226,19 @@ that version). Per process: a search repeated, or paged through, probes only the
 are new or changed since."""
 
 
-def _matching(run_ids: Sequence[uuid.UUID], text: str) -> Select[Any]:
-    """Which of `run_ids` hold a match for `text`, each probed on its own (`_has_match`)."""
+def _matching() -> Select[Any]:
+    """Which of the runs `run_ids` hold a match for `text`, each probed on its own
+    (`_has_match`). Built once, both bound at execution: building it cost more than running
+    it for a few runs."""
     batch = (
-        func.unnest(literal(list(run_ids), ARRAY(UUID(as_uuid=True))))
+        func.unnest(bindparam("run_ids", type_=ARRAY(UUID())))
         .table_valued("id")
         .render_derived(name="batch")
     )
-    return select(batch.c.id).where(_has_match(batch.c.id, text))
+    return select(batch.c.id).where(_has_match(batch.c.id, bindparam("text", type_=Text)))
+
+
+_MATCHING = _matching()
 
 
 async def _probed(
@@ -274,8 +281,15 @@ async def _probed(
                 matches.append(run_id)
         if len(matches) >= limit or not unprobed:
             break
-        batch = unprobed[: limit - len(matches)]
-        found = set((await session.scalars(_matching([r for r, _ in batch], text))).all())
+        # As many as the page still needs at the rate of matches among the runs known so far:
+        # a common word probes about what it needs, a rare one a few statements' worth.
+        known = [verdicts[run_id] for run_id, *_ in candidates if run_id in verdicts]
+        needed = limit - len(matches)
+        if known:
+            needed = math.ceil(needed * len(known) / max(sum(known), 1))
+        batch = unprobed[:needed]
+        probed = {"run_ids": [run_id for run_id, _ in batch], "text": text}
+        found = set((await session.scalars(_MATCHING, probed)).all())
         for run_id, version in batch:
             verdicts[run_id] = run_id in found
             VERDICTS.put((text, run_id, version), run_id in found)
