@@ -5,7 +5,6 @@ Changes lock a run's pairs before the run itself, as the dispatcher's claims do 
 app/dispatch/queue.py): one lock order everywhere, so they never deadlock.
 """
 
-import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -227,15 +226,21 @@ are new or changed since."""
 
 
 def _matching() -> Select[Any]:
-    """Which of the runs `run_ids` hold a match for `text`, each probed on its own
-    (`_has_match`). Built once, both bound at execution: building it cost more than running
-    it for a few runs."""
+    """The first `needed` of the runs `run_ids`, in that order, that hold a match for `text`,
+    each probed on its own (`_has_match`). The array is scanned in its order and the limit
+    stops the scan at the `needed`th match, so the runs before it were all probed and those
+    after it not. Built once, everything bound at execution: building it cost more than
+    running it for a few runs."""
     batch = (
         func.unnest(bindparam("run_ids", type_=ARRAY(UUID())))
         .table_valued("id")
         .render_derived(name="batch")
     )
-    return select(batch.c.id).where(_has_match(batch.c.id, bindparam("text", type_=Text)))
+    return (
+        select(batch.c.id)
+        .where(_has_match(batch.c.id, bindparam("text", type_=Text)))
+        .limit(bindparam("needed", type_=Integer))
+    )
 
 
 _MATCHING = _matching()
@@ -253,8 +258,9 @@ async def _probed(
     the last of those pages' runs if they were full (None: every run was probed).
 
     The candidates come in order from their index, with their answers' version. Those probed
-    at that version before are not probed again (VERDICTS); the others are probed in order,
-    as many at a time as the page still needs, so a common word probes about a page of runs."""
+    at that version before are not probed again (VERDICTS). The others are probed in order in
+    one statement that stops once the page has what it needs, so a common word probes about a
+    page of runs, and a search asked again probes only runs new or changed since."""
     text = filters.text
     assert text is not None
     answers_version = RunRow.tallied[len(TALLIED)]  # the last of them (SQL counts from 1)
@@ -265,36 +271,38 @@ async def _probed(
         )
     ).all()
     verdicts: dict[uuid.UUID, bool] = {}
+    unknown: list[tuple[uuid.UUID, int]] = []
+    first = 0  # the matches known before the first run not known
     for run_id, _, version in candidates:
         kept = VERDICTS.get((text, run_id, version))
-        if kept is not None:
+        if kept is None:
+            unknown.append((run_id, version))
+        else:
             verdicts[run_id] = kept
-    while True:
-        # The matches before the first run not yet probed, and the runs not yet probed.
-        matches: list[uuid.UUID] = []
-        unprobed: list[tuple[uuid.UUID, int]] = []
-        for run_id, _, version in candidates:
-            verdict = verdicts.get(run_id)
-            if verdict is None:
-                unprobed.append((run_id, version))
-            elif verdict and not unprobed:
-                matches.append(run_id)
-        if len(matches) >= limit or not unprobed:
-            break
-        # As many as the page still needs at the rate of matches among the runs known so far:
-        # a common word probes about what it needs, a rare one a few statements' worth.
-        known = [verdicts[run_id] for run_id, *_ in candidates if run_id in verdicts]
-        needed = limit - len(matches)
-        if known:
-            needed = math.ceil(needed * len(known) / max(sum(known), 1))
-        batch = unprobed[:needed]
-        probed = {"run_ids": [run_id for run_id, _ in batch], "text": text}
-        found = set((await session.scalars(_MATCHING, probed)).all())
-        for run_id, version in batch:
-            verdicts[run_id] = run_id in found
-            VERDICTS.put((text, run_id, version), run_id in found)
+            if kept and not unknown:
+                first += 1
+    # The page's matches then come from the runs not known and the known ones between them:
+    # the page is full by the time the walk below reaches the `needed`th match not known.
+    needed = limit - first
+    if unknown and needed > 0:
+        probed = {"run_ids": [run_id for run_id, _ in unknown], "text": text, "needed": needed}
+        found = (await session.scalars(_MATCHING, probed)).all()
+        # Probed: up to the last match found if the scan stopped there, else every one.
+        reached = len(unknown)
+        if len(found) == needed:
+            reached = 1 + next(i for i, (r, _) in enumerate(unknown) if r == found[-1])
+        for run_id, version in unknown[:reached]:
+            verdicts[run_id] = matched = run_id in found
+            VERDICTS.put((text, run_id, version), matched)
+    matches: list[uuid.UUID] = []
+    for run_id, *_ in candidates:
+        verdict = verdicts.get(run_id)
+        if verdict is None or len(matches) == limit:
+            break  # not probed: the page was full before it
+        if verdict:
+            matches.append(run_id)
     last = candidates[-1] if len(candidates) == PROBED_PAGES * limit else None
-    return matches[:limit], (last[1], last[0]) if last is not None else None
+    return matches, (last[1], last[0]) if last is not None else None
 
 
 SUMMARY_COLUMNS = (
