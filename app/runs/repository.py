@@ -148,15 +148,14 @@ def _has_match(run_id: Any, text: Any) -> ColumnElement[bool]:
     )
 
 
-def _sorted_by(order: RunOrder, runs: Any) -> Any:
-    """What `order` sorts on, of `runs`: the table's column, a subquery's, or a run's value."""
-    return runs.created_at if order == "-created_at" else runs.cost_usd
+def _sorted_by(order: RunOrder) -> Any:
+    """The column `order` sorts runs on."""
+    return RunRow.created_at if order == "-created_at" else RunRow.cost_usd
 
 
-def _order_by(order: RunOrder, runs: Any = RunRow) -> list[ColumnElement[Any]]:
-    """The ORDER BY of `order`, of `runs` (the table, or a subquery's columns): its column,
-    then the id to break ties."""
-    columns = (_sorted_by(order, runs), runs.id)
+def _order_by(order: RunOrder) -> list[ColumnElement[Any]]:
+    """The ORDER BY of `order`: its column, then the id to break ties."""
+    columns = (_sorted_by(order), RunRow.id)
     return [c.asc() if order == "cost_usd" else c.desc() for c in columns]
 
 
@@ -164,7 +163,7 @@ def _ordered(order: RunOrder, after: tuple[Any, uuid.UUID] | None) -> Select[Run
     """The runs in `order`, from after `after` (the sort value and id of the last run of
     the previous page)."""
     query = select(RunRow).order_by(*_order_by(order))
-    key = _sorted_by(order, RunRow)
+    key = _sorted_by(order)
     if order != "-created_at":
         # `cost_usd IS NOT NULL` as ix_runs_cost_usd_id's predicate, so that it serves.
         query = query.where(RunRow.cost_usd.is_not(None))
@@ -267,7 +266,7 @@ async def _probed(
     unfiltered = runs_query(replace(filters, text=None), PROBED_PAGES * limit, after, order)
     candidates = (
         await session.execute(
-            unfiltered.with_only_columns(RunRow.id, _sorted_by(order, RunRow), answers_version)
+            unfiltered.with_only_columns(RunRow.id, _sorted_by(order), answers_version)
         )
     ).all()
     verdicts: dict[uuid.UUID, bool] = {}
@@ -332,7 +331,7 @@ async def _summaries(session: AsyncSession, query: Select[Any]) -> Sequence[Row[
 
 async def _runs_by_id(session: AsyncSession, run_ids: Sequence[uuid.UUID]) -> list[Row[Any]]:
     """The summary rows of `run_ids`, in that order (any deleted meanwhile left out)."""
-    query = select(RunRow).where(RunRow.id == any_(literal(list(run_ids), ARRAY(UUID()))))
+    query = select(RunRow).where(_one_of(RunRow.id, run_ids))
     found = {run.id: run for run in await _summaries(session, query)}
     return [found[run_id] for run_id in run_ids if run_id in found]
 
@@ -407,9 +406,9 @@ async def responses_for_prompts(
     return (await connection.execute(query)).all()
 
 
-def _one_of(column: Any, positions: Sequence[int]) -> ColumnElement[bool]:
+def _one_of(column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
     # One array parameter, so that every length is the same prepared statement.
-    return column == any_(literal(list(positions), ARRAY(Integer)))  # type: ignore[no-any-return]
+    return column == any_(literal(list(values), ARRAY(column.type)))  # type: ignore[no-any-return]
 
 
 def _at_positions(

@@ -110,28 +110,24 @@ async def test_a_search_with_nothing_to_find_is_refused(client: httpx.AsyncClien
 
 
 async def test_a_search_in_cost_order_probes_and_pages_in_that_order(
-    client: httpx.AsyncClient, db_url: str
+    client: httpx.AsyncClient, database: asyncpg.Connection
 ) -> None:
     """Probing follows the page's order, and so does the rest of a rare word's matches: with
     limit 1, 2 * PROBED_PAGES runs are probed, and the cheapest match lies past them."""
     costs = [float(c) for c in range(4 * PROBED_PAGES)]
     needles = {0.5, 3.0, 4 * PROBED_PAGES - 1.0}  # the last: past the probed runs
     costs += [0.5]
-    connection = await asyncpg.connect(db_url)
-    try:
-        for cost in costs:
-            run_id = await connection.fetchval(
-                "INSERT INTO runs (id, status, params, contenders, models, prompt_count, "
-                "cost_usd) VALUES (gen_random_uuid(), 'succeeded', '{}', '[]', '{}', 1, $1) "
-                "RETURNING id",
-                cost,
-            )
-            words = "a needle in it" if cost in needles else "nothing here"
-            await connection.execute(
-                "INSERT INTO prompts (run_id, position, text) VALUES ($1, 0, $2)", run_id, words
-            )
-    finally:
-        await connection.close()
+    for cost in costs:
+        run_id = await database.fetchval(
+            "INSERT INTO runs (id, status, params, contenders, models, prompt_count, "
+            "cost_usd) VALUES (gen_random_uuid(), 'succeeded', '{}', '[]', '{}', 1, $1) "
+            "RETURNING id",
+            cost,
+        )
+        words = "a needle in it" if cost in needles else "nothing here"
+        await database.execute(
+            "INSERT INTO prompts (run_id, position, text) VALUES ($1, 0, $2)", run_id, words
+        )
 
     async def walk(sort: str) -> list[float]:
         found: list[float] = []
@@ -150,7 +146,7 @@ async def test_a_search_in_cost_order_probes_and_pages_in_that_order(
 
 
 async def test_a_runs_match_is_probed_again_only_once_its_answers_change(
-    client: httpx.AsyncClient, db_url: str
+    client: httpx.AsyncClient, database: asyncpg.Connection
 ) -> None:
     """Whether a run matches a search is kept with its answers' version: altering an output
     behind the service's back (which moves no version) shows it was not probed again; a
@@ -161,18 +157,14 @@ async def test_a_runs_match_is_probed_again_only_once_its_answers_change(
     await _run(client, "Tell me how to train my dog to sit", "dog")
     assert await _found(client, q="INST") == {"twitter"}
 
-    connection = await asyncpg.connect(db_url)
-    try:
-        altered = "UPDATE responses SET output = 'nothing left' WHERE run_id = $1"
-        await connection.execute(altered, uuid.UUID(twitter))
-        assert await _found(client, q="INST") == {"twitter"}  # kept
-        assert await _found(client, q="left") == {"twitter"}  # another search: probed now
+    altered = "UPDATE responses SET output = 'nothing left' WHERE run_id = $1"
+    await database.execute(altered, uuid.UUID(twitter))
+    assert await _found(client, q="INST") == {"twitter"}  # kept
+    assert await _found(client, q="left") == {"twitter"}  # another search: probed now
 
-        await connection.execute(
-            "UPDATE responses SET flags = ARRAY['refusal'] WHERE run_id = $1", uuid.UUID(twitter)
-        )
-        assert await _found(client, q="INST") == set()  # probed again
-    finally:
-        await connection.close()
+    await database.execute(
+        "UPDATE responses SET flags = ARRAY['refusal'] WHERE run_id = $1", uuid.UUID(twitter)
+    )
+    assert await _found(client, q="INST") == set()  # probed again
     await _run(client, "INST in a prompt", "newer")
     assert await _found(client, q="INST") == {"newer"}
