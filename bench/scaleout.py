@@ -77,6 +77,7 @@ class Result:
     config: Config
     round: int
     wall_s: float
+    accept_s: float  # of wall_s: the POST /compare that stored the run
     cpu_s: dict[str, float]  # service, provider, database
     duplicates: int
     requests: int
@@ -116,11 +117,19 @@ def measure(config: Config, round_: int) -> Result:
     if timed.succeeded != config.pairs:
         sys.exit(f"{config}: only {timed.succeeded} of {config.pairs} pairs succeeded")
     result = Result(
-        config, round_, timed.wall_s, timed.cpu_s, stats["duplicates"], stats["requests"], load
+        config,
+        round_,
+        timed.wall_s,
+        timed.accept_s,
+        timed.cpu_s,
+        stats["duplicates"],
+        stats["requests"],
+        load,
     )
     print(
         f"  {config.section:<8} workers {config.workers}  round {round_}: wall "
-        f"{timed.wall_s:6.3f} s (limit {config.limit_s:.3f} s), {result.pairs_per_s:6.0f} "
+        f"{timed.wall_s:6.3f} s (limit {config.limit_s:.3f} s; accepted in {timed.accept_s:.3f} s),"
+        f" {result.pairs_per_s:6.0f} "
         f"pairs/s; CPU ms/pair: service {result.cpu_ms_per_pair('service'):.3f}, provider "
         f"{result.cpu_ms_per_pair('provider'):.3f}, database "
         f"{result.cpu_ms_per_pair('database'):.3f} ({result.cores_busy:.2f} cores busy); "

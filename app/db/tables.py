@@ -64,9 +64,14 @@ def search_vector(run_id: Any, column: Any) -> ColumnElement[Any]:
     return func.run_search_vector(run_id, column)
 
 
-SEARCH_INDEX_STORAGE = {"gin_pending_list_limit": 64}
-"""The search indexes' pending list, which every scan reads whole, stays within 64 kB (8
-pages; 4 MB by default): a search probes the indexes once or twice a run it lists."""
+# A GIN index's pending list (new rows not yet merged into it) is read whole, each row matched,
+# by every scan: a search probes a run's prompts, then its answers, for every run it lists.
+PROMPTS_SEARCH_STORAGE = {"fastupdate": "off"}
+"""Prompts are written once, when their run is accepted: each goes straight into the index,
+which has no pending list (migration a7f3c9e1b5d2)."""
+ANSWERS_SEARCH_STORAGE = {"gin_pending_list_limit": "64"}
+"""Answers are written all the time, and merging them in bulk is cheaper for the writer: the
+list stays within 64 kB (8 pages; 4 MB by default)."""
 
 
 def search_term(run_id: Any) -> ColumnElement[Any]:
@@ -354,7 +359,7 @@ class PromptRow(Base):
             "ix_prompts_search",
             search_vector(run_id, text),
             postgresql_using="gin",
-            postgresql_with=SEARCH_INDEX_STORAGE,
+            postgresql_with=PROMPTS_SEARCH_STORAGE,
         ),
     )
 
@@ -456,7 +461,7 @@ class ResponseRow(Base):
             "ix_responses_search",
             search_vector(run_id, output),
             postgresql_using="gin",
-            postgresql_with=SEARCH_INDEX_STORAGE,
+            postgresql_with=ANSWERS_SEARCH_STORAGE,
         ),
         # A run's prompts with a flagged answer (`?flag=`), in order: only flagged answers are
         # in it, so finding the few flagged prompts of a clean run reads those and no more

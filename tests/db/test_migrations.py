@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import create_engine
@@ -59,6 +59,27 @@ async def test_models_and_migrations_agree(empty_engine: AsyncEngine) -> None:
     async with empty_engine.connect() as connection:
         differences = await connection.run_sync(diff)
     assert differences == []
+
+
+async def test_indexes_have_the_storage_options_of_the_models(empty_engine: AsyncEngine) -> None:
+    """What autogenerate does not compare: each index's options (`postgresql_with`)."""
+    await upgrade_to_head(empty_engine)
+    declared = {
+        str(index.name): {k: str(v) for k, v in index.dialect_options["postgresql"]["with"].items()}
+        for table in Base.metadata.tables.values()
+        for index in table.indexes
+    }
+    async with empty_engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT c.relname, c.reloptions FROM pg_class c JOIN pg_index i "
+                "ON i.indexrelid = c.oid WHERE c.relname = ANY(:names)"
+            ),
+            {"names": list(declared)},
+        )
+        found = {name: dict(o.split("=", 1) for o in options or ()) for name, options in rows}
+    assert found == declared
+    assert declared["ix_prompts_search"] == {"fastupdate": "off"}
 
 
 async def test_concurrent_upgrades_do_not_race(empty_engine: AsyncEngine) -> None:
