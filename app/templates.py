@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 
 from app.domain import ChatMessage
 
@@ -25,9 +26,10 @@ class RenderedPrompt:
     text: str | None = None
     messages: tuple[ChatMessage, ...] | None = None
 
-    @property
+    @cached_property
     def stored(self) -> str:
-        """The form kept on the response row: the text, or the messages as JSON."""
+        """The form kept on the response row: the text, or the messages as JSON (made once: a
+        run's contenders of one template share their rendered prompts)."""
         if self.messages is not None:
             return json.dumps([m.model_dump() for m in self.messages], ensure_ascii=False)
         return self.text or ""

@@ -214,8 +214,11 @@ def _validated(
     prompts = _prompts(request, settings)
     contenders = resolve_contenders(request, catalogue, settings)
     _check_rendered_sizes(request, prompts, contenders, settings)
-    rendered = [[render(c.template, p.text) for p in prompts] for c in contenders]
-    return prompts, contenders, rendered
+    by_template: dict[str, list[RenderedPrompt]] = {}
+    for c in contenders:  # contenders of one template share its rendered prompts
+        if c.template not in by_template:
+            by_template[c.template] = [render(c.template, p.text) for p in prompts]
+    return prompts, contenders, [by_template[c.template] for c in contenders]
 
 
 def _costs(
