@@ -33,7 +33,7 @@ from app.runs import endpoints as runs_endpoints
 from app.runs.retention import RetentionSweeper
 from app.server.guards import JsonOnly, TrustedHost, allowed_hosts
 from app.server.limits import BodySizeLimit
-from app.server.shutdown import stop_on_signal
+from app.server.shutdown import stop_on_signal, stop_when_orphaned
 from app.state import ServiceState
 from app.web.docs import install_docs
 from app.web.endpoints import install_pages
@@ -123,6 +123,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.callback(service.begin_shutdown)  # first thing on the way out
         if app.state.handle_signals:
             stack.callback(stop_on_signal(service.begin_shutdown, settings.shutdown_grace_s))
+            if settings.workers > 1:  # one of uvicorn's worker processes
+                stack.callback(stop_when_orphaned())
         app.state.service = service
         _settle_heap()
         log.info("llm-compare ready: %d models in the catalogue", len(list(catalogue)))

@@ -5,6 +5,9 @@ app hears of the signal at once (waiting requests and progress streams answer, t
 stops claiming, so calls in flight use the grace while requests drain), and a watchdog thread
 ends the process if the whole shutdown overruns its bound, whatever is stuck. The handler is
 installed while the app runs and chains to uvicorn's own, in every worker process alike.
+
+A worker of `serve --workers N` also stops when its supervisor is gone: a supervisor killed
+with SIGKILL cannot pass the signal on, and its workers would go on serving and dispatching.
 """
 
 import asyncio
@@ -62,3 +65,21 @@ def _watchdog(limit_s: float) -> None:
     log.error("shutdown took more than %.0f s; exiting now", limit_s)
     logging.shutdown()
     os._exit(1)
+
+
+def stop_when_orphaned(period_s: float = 1.0) -> Callable[[], None]:
+    """SIGTERM to this process, the clean way out above, once its parent process is gone
+    (checked every `period_s` from a thread, which a busy event loop cannot hold up); for a
+    worker process of a supervisor. Returns the function that stops watching."""
+    parent = os.getppid()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(period_s):
+            if os.getppid() != parent:  # adopted by another process: the parent died
+                log.warning("the supervising process %d is gone; stopping", parent)
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+    return done.set

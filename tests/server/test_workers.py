@@ -2,6 +2,7 @@
 sharing the database, and the embedded one started once for all."""
 
 import asyncio
+import os
 import signal
 from pathlib import Path
 
@@ -71,3 +72,22 @@ async def test_workers_share_one_embedded_database(tmp_path: Path) -> None:
         assert (await _compare(service.url))["status"] == "succeeded"
         assert await asyncio.to_thread(service.stop) in (0, -signal.SIGTERM)
     assert not (data / "pgdata" / "postmaster.pid").exists()  # stopped once, by the parent
+
+
+async def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path, db_url: str) -> None:
+    """SIGKILL reaches only the supervisor, which cannot pass it on: its workers see they
+    were orphaned and stop on their own, instead of serving and dispatching on."""
+    catalogue = echo_catalogue(tmp_path, steady={"concurrency": 4})
+    env = {
+        "DATABASE_URL": db_url,
+        "LLM_COMPARE_CATALOGUE_FILE": str(catalogue),
+        "LLM_COMPARE_WORKERS": "2",
+        "LLM_COMPARE_SHUTDOWN_GRACE_S": "1",
+    }
+    with ServiceProcess(env, tmp_path / "service.log") as service:
+        assert service.process is not None
+        assert await _listeners(db_url, 2) == 2
+        os.kill(service.process.pid, signal.SIGKILL)
+        assert await _listeners(db_url, 0) == 0
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{service.url}/healthz", timeout=2)
