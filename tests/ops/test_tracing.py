@@ -51,6 +51,10 @@ async def test_one_run_traces_its_request_statements_and_provider_calls(
     in_request = _in_trace(spans, request.context.trace_id)
     statements = [str((s.attributes or {}).get("db.statement", "")) for s in in_request]
     assert any(statement.startswith("INSERT INTO runs") for statement in statements)
+    copies = {
+        s.name: (s.attributes or {})["db.rows"] for s in in_request if s.name.startswith("COPY")
+    }
+    assert copies == {"COPY prompts": 1, "COPY responses": 1}
     assert all(
         (s.attributes or {}).get("db.system") == "postgresql" for s in _named(in_request, "INSERT")
     )
