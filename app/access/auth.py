@@ -134,12 +134,16 @@ async def authorize(
     needed = _needed_scope(request)
     if needed is None:
         return Caller(DEFAULT_PROJECT_ID, frozenset())
+    session: Session | None = None
     if credentials is not None:
         key_digest = tokens.digest(credentials.credentials)
     else:
-        key_digest = _session(request).key_digest
+        session = _session(request)
+        key_digest = session.key_digest
     state = await get_state(request)
     async with state.engine.begin() as connection:
+        if session is not None and await repo.session_ended(connection, session.digest):
+            raise UnauthorizedError("this session was signed out: sign in again at /ui/login")
         caller = await identify(connection, settings, key_digest)
     limiter: KeyRateLimiter = request.app.state.rate_limiter
     await limiter.hit(caller)

@@ -6,11 +6,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, text, update
+from sqlalchemy import Select, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.tables import ApiKeyRow, BattleRow, ProjectRow, RunRow, ServiceSecretRow
+from app.db.tables import (
+    ApiKeyRow,
+    BattleRow,
+    EndedSessionRow,
+    ProjectRow,
+    RunRow,
+    ServiceSecretRow,
+)
 
 keys = ApiKeyRow.__table__.c
 projects = ProjectRow.__table__.c
@@ -162,3 +169,23 @@ async def service_secret(connection: AsyncConnection, name: str, candidate: str)
         await connection.execute(select(secrets.value).where(secrets.name == name))
     ).scalar_one()
     return stored
+
+
+async def end_session(connection: AsyncConnection, token_digest: str, expires_at: datetime) -> None:
+    """Refuse the session with this digest from now until `expires_at` (after which its cookie
+    is refused anyway); forget the sessions ended that are past theirs."""
+    ended = EndedSessionRow.__table__.c
+    await connection.execute(delete(EndedSessionRow).where(ended.expires_at < func.now()))
+    await connection.execute(
+        insert(EndedSessionRow)
+        .values(token_digest=token_digest, expires_at=expires_at)
+        .on_conflict_do_nothing()
+    )
+
+
+async def session_ended(connection: AsyncConnection, token_digest: str) -> bool:
+    ended = EndedSessionRow.__table__.c
+    found = await connection.scalar(
+        select(ended.token_digest).where(ended.token_digest == token_digest)
+    )
+    return found is not None

@@ -4,7 +4,8 @@ The cookie holds the key's SHA-256 digest (what the database keeps of it, app/ac
 and a random CSRF token, signed with itsdangerous, whose signature also carries when it was
 issued; never the key itself. `authorize` (app/access/auth.py) looks the key up again by that
 digest on every request, as it does a bearer key, so revoking a key ends its sessions at once
-in every process.
+in every process. Signing out ends the one session the same way: its CSRF token's digest is
+kept (`ended_sessions`) until the cookie would have expired, and a copy of it is refused.
 
 A browser sends the cookie with every request to this site, also ones a page elsewhere makes it
 send; so a request that changes something must also carry the session's CSRF token, which only
@@ -15,12 +16,14 @@ app/web/static/app.js as `X-CSRF-Token`, or a form's hidden `csrf_token`).
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from fastapi import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.access import repository as repo
+from app.access import tokens
 from app.config import Settings
 
 COOKIE = "llm_compare_session"
@@ -37,6 +40,11 @@ class Session:
 
     def csrf_matches(self, sent: str | None) -> bool:
         return sent is not None and hmac.compare_digest(sent, self.csrf_token)
+
+    @property
+    def digest(self) -> str:
+        """What the database keeps of a signed-out session: the digest of its CSRF token."""
+        return tokens.digest(self.csrf_token)
 
 
 class SessionCookies:
@@ -77,7 +85,15 @@ class SessionCookies:
         )
         return session
 
-    def end(self, response: Response) -> None:
+    async def end(self, response: Response, session: Session, engine: AsyncEngine) -> None:
+        """Clear the cookie, and refuse the session from now on, in every process: a copy of
+        the cookie must not outlive the sign-out (until it would have expired)."""
+        expires_at = datetime.now(UTC) + timedelta(seconds=self._max_age_s)
+        async with engine.begin() as connection:
+            await repo.end_session(connection, session.digest, expires_at)
+        self.clear(response)
+
+    def clear(self, response: Response) -> None:
         response.delete_cookie(COOKIE, path="/", secure=self._secure, httponly=True, samesite="lax")
 
 

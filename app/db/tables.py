@@ -171,6 +171,17 @@ class ServiceSecretRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class EndedSessionRow(Base):
+    """Sessions of the pages signed out before their cookie expires: a copy of the cookie
+    must not outlive the sign-out. Kept until `expires_at`, when the cookie is refused anyway."""
+
+    __tablename__ = "ended_sessions"
+
+    # The SHA-256 of the session's CSRF token, which is random and its own.
+    token_digest: Mapped[str] = mapped_column(Text, primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class RunTallyRow(Base):
     """What statements added to a run's counts and answers version since they were last
     folded into its row, one row per run and shard of connections (`pg_backend_pid() % 16`):

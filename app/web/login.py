@@ -119,7 +119,10 @@ async def logout(request: Request, state: StateDep) -> Response:
             "missing or wrong; reload the page",
             field=CSRF_FIELD,
         )
-    cookies.end(response)
+    if session is not None:
+        await cookies.end(response, session, state.engine)
+    else:
+        cookies.clear(response)
     return response
 
 
@@ -142,6 +145,6 @@ async def page_problem(request: Request, exc: Exception) -> Response:
         response = RedirectResponse(f"{LOGIN}?next={quote(here, safe='/')}", status_code=303)
         if COOKIE in request.cookies:
             cookies: SessionCookies = request.app.state.session_cookies
-            cookies.end(response)
+            cookies.clear(response)
         return response
     return error_page(request, exc)

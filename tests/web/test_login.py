@@ -227,6 +227,29 @@ async def test_signing_out_clears_the_cookie_with_the_csrf_token(
     assert "max-age=0" in out.headers["set-cookie"].lower()
 
 
+async def test_a_copy_of_the_cookie_is_refused_once_its_session_signed_out(
+    guarded: httpx.AsyncClient,
+) -> None:
+    session = await sign_in(guarded, ADMIN_KEY)
+    other = await sign_in(guarded, ADMIN_KEY)  # the same key, another browser
+    copied = {"Cookie": session["Cookie"]}
+    assert (await guarded.get("/runs", headers=copied)).status_code == 200
+
+    out = await guarded.post(
+        "/ui/logout", data={"csrf_token": session[CSRF_HEADER]}, headers=copied
+    )
+    assert out.status_code == 303
+
+    refused = await guarded.get("/runs", headers=copied)
+    assert refused.status_code == 401, refused.text
+    assert "signed out" in refused.json()["detail"]
+    page = await guarded.get("/ui", headers={**copied, **PAGE})
+    assert page.status_code == 303
+    assert page.headers["location"] == "/ui/login?next=/ui"
+    assert (await guarded.get("/runs", headers={"Cookie": other["Cookie"]})).status_code == 200
+    assert (await guarded.post("/compare", json=ECHO, headers=other)).status_code == 202
+
+
 async def test_a_browser_without_a_session_is_sent_to_sign_in(
     guarded: httpx.AsyncClient,
 ) -> None:
