@@ -35,6 +35,18 @@ async def _listeners(db_url: str, wanted: int) -> int:
         await connection.close()
 
 
+def _two_workers(tmp_path: Path, **database: str) -> dict[str, str]:
+    """The environment of `serve` with two workers, an echo model and `database` (its URL,
+    or the embedded one's data directory)."""
+    catalogue = echo_catalogue(tmp_path, steady={"concurrency": 4, "options": {"delay_ms": 20}})
+    return {
+        "LLM_COMPARE_CATALOGUE_FILE": str(catalogue),
+        "LLM_COMPARE_WORKERS": "2",
+        "LLM_COMPARE_SHUTDOWN_GRACE_S": "2",
+        **database,
+    }
+
+
 async def _compare(url: str) -> dict[str, object]:
     body = {"prompts": [f"p{i}" for i in range(40)], "models": ["steady"]}
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
@@ -45,13 +57,7 @@ async def _compare(url: str) -> dict[str, object]:
 
 
 async def test_two_workers_share_the_port_and_the_database(tmp_path: Path, db_url: str) -> None:
-    catalogue = echo_catalogue(tmp_path, steady={"concurrency": 4, "options": {"delay_ms": 20}})
-    env = {
-        "DATABASE_URL": db_url,
-        "LLM_COMPARE_CATALOGUE_FILE": str(catalogue),
-        "LLM_COMPARE_WORKERS": "2",
-        "LLM_COMPARE_SHUTDOWN_GRACE_S": "2",
-    }
+    env = _two_workers(tmp_path, DATABASE_URL=db_url)
     with ServiceProcess(env, tmp_path / "service.log") as service:
         assert await _listeners(db_url, 2) == 2
         assert (await _compare(service.url))["status"] == "succeeded"
@@ -60,14 +66,8 @@ async def test_two_workers_share_the_port_and_the_database(tmp_path: Path, db_ur
 
 
 async def test_workers_share_one_embedded_database(tmp_path: Path) -> None:
-    catalogue = echo_catalogue(tmp_path, steady={"concurrency": 4, "options": {"delay_ms": 20}})
     data = tmp_path / "data"
-    env = {
-        "LLM_COMPARE_DATA_DIR": str(data),
-        "LLM_COMPARE_CATALOGUE_FILE": str(catalogue),
-        "LLM_COMPARE_WORKERS": "2",
-        "LLM_COMPARE_SHUTDOWN_GRACE_S": "2",
-    }
+    env = _two_workers(tmp_path, LLM_COMPARE_DATA_DIR=str(data))
     with ServiceProcess(env, tmp_path / "service.log") as service:
         assert (await _compare(service.url))["status"] == "succeeded"
         assert await asyncio.to_thread(service.stop) in (0, -signal.SIGTERM)
@@ -77,13 +77,7 @@ async def test_workers_share_one_embedded_database(tmp_path: Path) -> None:
 async def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path, db_url: str) -> None:
     """SIGKILL reaches only the supervisor, which cannot pass it on: its workers see they
     were orphaned and stop on their own, instead of serving and dispatching on."""
-    catalogue = echo_catalogue(tmp_path, steady={"concurrency": 4})
-    env = {
-        "DATABASE_URL": db_url,
-        "LLM_COMPARE_CATALOGUE_FILE": str(catalogue),
-        "LLM_COMPARE_WORKERS": "2",
-        "LLM_COMPARE_SHUTDOWN_GRACE_S": "1",
-    }
+    env = _two_workers(tmp_path, DATABASE_URL=db_url)
     with ServiceProcess(env, tmp_path / "service.log") as service:
         assert service.process is not None
         assert await _listeners(db_url, 2) == 2
