@@ -299,8 +299,9 @@ async def _probed(
         reached = len(unknown)
         if len(found) == needed:
             reached = 1 + next(i for i, (r, _) in enumerate(unknown) if r == found[-1])
+        matching = set(found)  # looked up for every run probed: a list compared each to all
         for run_id, version in unknown[:reached]:
-            verdicts[run_id] = matched = run_id in found
+            verdicts[run_id] = matched = run_id in matching
             VERDICTS.put((text, run_id, version), matched)
     matches: list[uuid.UUID] = []
     for run_id, *_ in candidates:
