@@ -77,7 +77,6 @@ class Result:
     config: Config
     round: int
     wall_s: float
-    accept_s: float  # of wall_s: the POST /compare that stored the run
     cpu_s: dict[str, float]  # service, provider, database
     duplicates: int
     requests: int
@@ -117,14 +116,7 @@ def measure(config: Config, round_: int) -> Result:
     if timed.succeeded != config.pairs:
         sys.exit(f"{config}: only {timed.succeeded} of {config.pairs} pairs succeeded")
     result = Result(
-        config,
-        round_,
-        timed.wall_s,
-        timed.accept_s,
-        timed.cpu_s,
-        stats["duplicates"],
-        stats["requests"],
-        load,
+        config, round_, timed.wall_s, timed.cpu_s, stats["duplicates"], stats["requests"], load
     )
     print(
         f"  {config.section:<8} workers {config.workers}  round {round_}: wall "
